@@ -1,0 +1,3 @@
+from mailmatch.cli import main
+
+main()

@@ -1,0 +1,87 @@
+"""Settings from the environment, with the data home as the one place mailmatch writes to.
+
+Every setting is an environment variable so that tests (and containers) can point mailmatch at
+local servers without a config file: ``MAILMATCH_HOME``, ``MAILMATCH_DATABASE_URL``,
+``MAILMATCH_ISPDB_URL``, ``MAILMATCH_DNS_SERVER``, ``MAILMATCH_SECRET_KEYS``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from mailmatch.errors import ConfigError
+
+DEFAULT_ISPDB_URL = "https://autoconfig.thunderbird.net/v1.1/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    ispdb_url: str
+    dns_server: tuple[str, int] | None
+    secret_keys: tuple[str, ...]  # from the environment; empty means "use the key file"
+    connect_timeout: float
+    autoconfig_https_only: bool
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "mailmatch.log"
+
+
+def parse_host_port(value: str, default_port: int = 53) -> tuple[str, int]:
+    """``HOST:PORT``, ``HOST`` or ``[v6]:PORT``."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.lstrip(":")
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, ""
+    try:
+        return host, int(port) if port else default_port
+    except ValueError:
+        raise ConfigError(f"not a HOST:PORT value: {value!r}") from None
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    home = Path(env.get("MAILMATCH_HOME") or user_data_dir("mailmatch", appauthor=False))
+    database_url = env.get("MAILMATCH_DATABASE_URL") or f"sqlite:///{home / 'mailmatch.db'}"
+    ispdb = env.get("MAILMATCH_ISPDB_URL") or DEFAULT_ISPDB_URL
+    if not ispdb.endswith("/"):
+        ispdb += "/"
+    dns = env.get("MAILMATCH_DNS_SERVER")
+    keys = tuple(k.strip() for k in env.get("MAILMATCH_SECRET_KEYS", "").split(",") if k.strip())
+    try:
+        timeout = float(env.get("MAILMATCH_CONNECT_TIMEOUT", "15"))
+    except ValueError:
+        raise ConfigError("MAILMATCH_CONNECT_TIMEOUT must be a number of seconds") from None
+    return Settings(
+        home=home,
+        database_url=database_url,
+        ispdb_url=ispdb,
+        dns_server=parse_host_port(dns) if dns else None,
+        secret_keys=keys,
+        connect_timeout=timeout,
+        autoconfig_https_only=env.get("MAILMATCH_AUTOCONFIG_HTTP", "") != "1",
+    )
+
+
+def ensure_home(settings: Settings) -> Path:
+    """Create the data home, readable by its owner only: it holds the key and the database."""
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return settings.home

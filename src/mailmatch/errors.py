@@ -1,0 +1,85 @@
+"""One error taxonomy for everything a user can see fail.
+
+Every failure carries a stable ``code`` (scripts and the API key on it), whether retrying may
+help, the server's own words when a server spoke, and the next steps for the user. Modelled on
+aiosmtplib's hierarchy: one base class, the server's text kept verbatim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """Diagnosis codes. The values are a public contract (CLI JSON, API)."""
+
+    AUTH_FAILED = "auth_failed"
+    APP_PASSWORD_REQUIRED = "app_password_required"
+    IMAP_DISABLED = "imap_disabled"
+    OAUTH_REQUIRED = "oauth_required"  # password logins switched off (Outlook.com since 2024)
+    HOST_NOT_FOUND = "host_not_found"
+    CONNECTION_REFUSED = "connection_refused"
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls_error"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+
+
+RETRYABLE = frozenset({Code.TIMEOUT, Code.RATE_LIMITED, Code.SERVER_ERROR})
+
+
+@dataclass
+class Diagnosis:
+    """Why one step of a connection failed, in words the user can act on."""
+
+    code: Code
+    message: str
+    server_text: str | None = None
+    advice: list[str] = field(default_factory=list)
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE
+
+
+class MailmatchError(Exception):
+    """Base of every error mailmatch raises on purpose."""
+
+    code: str = "error"
+
+    def __init__(self, message: str, *, advice: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.advice = advice or []
+
+
+class ConfigError(MailmatchError):
+    code = "config_error"
+
+
+class NotFound(MailmatchError):
+    code = "not_found"
+
+
+class AlreadyExists(MailmatchError):
+    code = "already_exists"
+
+
+class InvalidInput(MailmatchError):
+    code = "invalid_input"
+
+
+class VaultError(MailmatchError):
+    """The credentials vault cannot decrypt: a missing or rotated-away key."""
+
+    code = "vault_error"
+
+
+class ConnectError(MailmatchError):
+    """A connection attempt failed; carries the full diagnosis."""
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__(diagnosis.message, advice=diagnosis.advice)
+        self.diagnosis = diagnosis
+        self.code = str(diagnosis.code)

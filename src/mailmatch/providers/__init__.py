@@ -1,0 +1,1 @@
+"""Provider knowledge: the catalog, discovery of settings for any address, app-password rules."""
