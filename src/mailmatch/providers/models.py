@@ -43,7 +43,11 @@ class Server:
     username: UsernameForm | None = None  # overrides the provider's form for this server
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"host": self.host, "port": self.port, "security": str(self.security)}
+        data: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "security": str(self.security),
+        }
         if self.note:
             data["note"] = self.note
         return data

@@ -1,0 +1,1 @@
+"""Connected mailboxes: the credentials vault, the connection test and its diagnosis."""

@@ -1,0 +1,203 @@
+"""Next steps for each diagnosis code, in the provider's own terms.
+
+Advice is built from the catalog (generate URL, IMAP switch, regional servers, ports), so adding
+a provider to ``catalog.json`` improves every message without touching code.
+"""
+
+from __future__ import annotations
+
+from mailmatch.errors import Code
+from mailmatch.providers.models import AppPasswordPolicy, Protocol, Provider, Security, Server
+
+STANDARD_PORTS = {
+    Protocol.IMAP: ((993, Security.SSL), (143, Security.STARTTLS)),
+    Protocol.SMTP: ((465, Security.SSL), (587, Security.STARTTLS)),
+}
+
+
+def _flag(protocol: Protocol, name: str) -> str:
+    return f"--{protocol.value}-{name}"
+
+
+def _generate(provider: Provider) -> list[str]:
+    rule = provider.app_password
+    lines: list[str] = []
+    if rule.prerequisites:
+        lines.append("Before you can create one: " + "; ".join(rule.prerequisites) + ".")
+    where = rule.generate_url or rule.help_url
+    if where:
+        lines.append(f"Generate an app-specific password for {provider.name} at {where}")
+    lines.extend(f"{i}. {step}" for i, step in enumerate(rule.steps, 1))
+    if rule.format.display_mask:
+        lines.append(f"It looks like {rule.format.display_mask}.")
+    lines.append("Then paste it with: mailmatch accounts set-password NAME")
+    return lines
+
+
+def _regions(provider: Provider, protocol: Protocol) -> list[str]:
+    lines = []
+    for region in provider.regions:
+        servers = region.imap if protocol is Protocol.IMAP else region.smtp
+        if servers:
+            lines.append(f"{region.name}: {servers[0].host}:{servers[0].port}")
+    if not lines:
+        return []
+    return [
+        f"{provider.name} accounts must use the server of their own region or data centre: "
+        + "; ".join(lines)
+    ]
+
+
+def _alternatives(provider: Provider, protocol: Protocol, server: Server) -> list[str]:
+    servers = provider.imap if protocol is Protocol.IMAP else provider.smtp
+    others = [s for s in servers if (s.host, s.port) != (server.host, server.port)]
+    return [
+        f"{provider.name} also offers {s.host}:{s.port} ({s.security})"
+        + (f": {s.note}" if s.note else "")
+        for s in others
+    ]
+
+
+def _ports(protocol: Protocol, server: Server) -> str:
+    options = " or ".join(f"{port} ({sec})" for port, sec in STANDARD_PORTS[protocol])
+    return f"{protocol.value.upper()} normally listens on {options}."
+
+
+def _tls(protocol: Protocol, server: Server, detail: str | None) -> list[str]:
+    sec, port = _flag(protocol, "security"), _flag(protocol, "port")
+    if detail == "wrong_mode_ssl":
+        return [
+            f"Port {server.port} does not start with TLS: it is probably a STARTTLS port. "
+            f"Use {sec} starttls, or the implicit-TLS port with {port}."
+        ]
+    if detail == "not_tls":
+        return [f"The server on port {server.port} did not speak TLS; check {sec} and {port}."]
+    if detail == "expired":
+        return [
+            "The server's certificate has expired. Ask the server's administrator to renew it; "
+            "mailmatch will not send a password over an unverified connection."
+        ]
+    if detail == "untrusted":
+        return [
+            "The certificate is not signed by an authority this machine trusts (a self-signed "
+            "certificate, as Proton Mail Bridge and many home servers use).",
+            "If you trust this server, give its certificate with --ca-file FILE or pin it with "
+            "--cert-fingerprint SHA256.",
+        ]
+    if detail == "hostname":
+        return [
+            f"The certificate is not for {server.host}: connect using the name it was made for."
+        ]
+    if detail == "fingerprint":
+        return [
+            "The certificate does not match the pinned fingerprint: the server's certificate "
+            "changed. Check it, then pin the new one with --cert-fingerprint."
+        ]
+    if detail == "no_starttls":
+        return [
+            f"The server does not offer STARTTLS on port {server.port}. "
+            f"Use the implicit-TLS port ({sec} ssl)."
+        ]
+    return [f"Check {sec}: ssl for implicit TLS, starttls to upgrade a plain connection."]
+
+
+def advice_for(
+    code: Code,
+    *,
+    protocol: Protocol,
+    server: Server,
+    provider: Provider | None,
+    tls_detail: str | None = None,
+) -> list[str]:
+    advice: list[str] = []
+    name = provider.name if provider else "your provider"
+    if code is Code.APP_PASSWORD_REQUIRED:
+        if provider:
+            advice += _generate(provider)
+        else:
+            advice.append(
+                "Create an app-specific password in your provider's security settings "
+                "(usually after turning on two-step verification), then run "
+                "mailmatch accounts set-password NAME"
+            )
+    elif code is Code.AUTH_FAILED:
+        advice.append("Check the username and paste the password again.")
+        if provider:
+            rule = provider.app_password
+            if provider.username_note:
+                advice.append(f"Username at {name}: {provider.username_note}")
+            if rule.policy is AppPasswordPolicy.MAILBOX_PASSWORD:
+                advice += list(rule.notes) or [
+                    f"{name} uses the mailbox's own email password, not your account login."
+                ]
+            elif rule.policy in (AppPasswordPolicy.REQUIRED, AppPasswordPolicy.WITH_2FA):
+                revoked = (
+                    " (changing the account password revokes all of them)"
+                    if rule.revoked_on_password_change
+                    else ""
+                )
+                advice.append(
+                    f"{name} app-specific passwords can be revoked{revoked}: "
+                    "if this one worked before, generate a new one."
+                )
+                advice += _generate(provider)
+            if provider.imap_switch and protocol is Protocol.IMAP:
+                advice.append(f"Make sure IMAP is switched on: {provider.imap_switch.where}")
+            advice += _regions(provider, protocol)
+        else:
+            advice.append(
+                "Many providers refuse the account password over IMAP once two-step "
+                "verification is on: try an app-specific password."
+            )
+    elif code is Code.IMAP_DISABLED:
+        if provider and provider.imap_switch:
+            switch = provider.imap_switch
+            advice.append(
+                f"Switch IMAP on: {switch.where}" + (f" ({switch.url})" if switch.url else "")
+            )
+        else:
+            advice.append(
+                "Turn on IMAP in your webmail settings, or ask your administrator to allow it."
+            )
+        advice.append("Then run: mailmatch accounts test NAME")
+    elif code is Code.OAUTH_REQUIRED:
+        if provider:
+            advice += list(provider.app_password.notes)
+        advice.append(
+            f"{name} no longer accepts passwords (not even app passwords) over IMAP and SMTP; "
+            "a password-based connection cannot work. Forward the mail to a mailbox that does."
+        )
+    elif code is Code.HOST_NOT_FOUND:
+        advice.append(f"Check the spelling of {server.host}.")
+        if provider:
+            default = (provider.imap if protocol is Protocol.IMAP else provider.smtp)[0]
+            advice.append(f"{name} uses {default.host}:{default.port} ({default.security}).")
+            advice += _regions(provider, protocol)
+        advice.append("Run: mailmatch providers show ADDRESS to see the discovered settings.")
+    elif code in (Code.CONNECTION_REFUSED, Code.TIMEOUT):
+        if code is Code.TIMEOUT:
+            advice.append(
+                f"A firewall may be dropping port {server.port}; try the other standard port."
+            )
+        else:
+            advice.append(f"Port {server.port} is closed on {server.host}.")
+        advice.append(_ports(protocol, server))
+        if provider:
+            advice += _alternatives(provider, protocol, server)
+            if provider.app_password.policy is AppPasswordPolicy.BRIDGE:
+                advice.append("Is Proton Mail Bridge running and signed in on this machine?")
+    elif code is Code.TLS_ERROR:
+        advice += _tls(protocol, server, tls_detail)
+    elif code is Code.RATE_LIMITED:
+        advice.append(
+            "Wait a while before trying again. mailmatch does not retry a refused login by "
+            "itself, so it never makes a lockout worse."
+        )
+        if provider:
+            advice += list(provider.limits)
+    elif code is Code.SERVER_ERROR:
+        advice.append(
+            "Try again later; if it keeps failing, send the server's words above to the "
+            "provider's support."
+        )
+    return advice

@@ -1,0 +1,382 @@
+"""The connection test: log in to IMAP and SMTP the way the importer will, change nothing.
+
+IMAP: connect (implicit TLS or STARTTLS, certificate verified), capabilities, ID when offered
+(NetEase refuses SELECT without it), LOGIN, LIST, read-only EXAMINE of INBOX, LOGOUT.
+SMTP: connect, EHLO, STARTTLS when asked, AUTH, QUIT: no mail is ever sent.
+
+Each protocol is tried once with the password: a refused login is never retried, so a wrong
+password cannot lock the user out. Only a transport failure on the SMTP port (closed, timed out,
+wrong TLS mode) makes the test try the other standard submission port, and report which works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import SocketTimeout
+
+from mailmatch.accounts.diagnosis import (
+    AuthContext,
+    classify_auth_text,
+    classify_exception,
+    diagnose,
+    tls_hint,
+)
+from mailmatch.accounts.tls import TlsOptions
+from mailmatch.errors import Code, Diagnosis
+from mailmatch.providers.models import Protocol, Provider, Security, Server
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class ProtocolResult:
+    protocol: Protocol
+    server: Server
+    ok: bool = False
+    steps: list[Step] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    capabilities: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    classified_by: str | None = None
+    alternative: ProtocolResult | None = None  # the other SMTP port, when this one failed
+
+    @property
+    def working_server(self) -> Server | None:
+        if self.ok:
+            return self.server
+        if self.alternative is not None and self.alternative.ok:
+            return self.alternative.server
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.diagnosis
+        data: dict[str, Any] = {
+            "ok": self.ok,
+            "code": str(d.code) if d else None,
+            "message": d.message if d else None,
+            "server_text": d.server_text if d else None,
+            "advice": list(d.advice) if d else [],
+            "host": self.server.host,
+            "port": self.server.port,
+            "security": str(self.server.security),
+            "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in self.steps],
+            "capabilities": self.capabilities,
+        }
+        if self.protocol is Protocol.IMAP:
+            data["folders"] = self.folders
+        if self.classified_by:
+            data["classified_by"] = self.classified_by
+        if self.alternative is not None:
+            data["alternative"] = self.alternative.to_json()
+        return data
+
+
+@dataclass
+class ConnectionTest:
+    imap: ProtocolResult
+    smtp: ProtocolResult
+
+    @property
+    def ok(self) -> bool:
+        return self.imap.ok and self.smtp.ok
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "imap": self.imap.to_json(), "smtp": self.smtp.to_json()}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # never show the password in a traceback or log
+        return f"Credentials(username={self.username!r}, password='***')"
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    provider: Provider | None
+    tls: TlsOptions
+    timeout: float
+    password_looks_like_app_password: bool | None = None
+    ever_worked: bool = False
+
+
+def _fail_transport(
+    result: ProtocolResult, exc: BaseException, ctx: ProbeContext, step: str
+) -> ProtocolResult:
+    code, why = classify_exception(exc)
+    detail = tls_hint(result.server, why) if code is Code.TLS_ERROR else None
+    result.steps.append(Step(step, False, why))
+    result.diagnosis = diagnose(
+        code,
+        protocol=result.protocol,
+        server=result.server,
+        provider=ctx.provider,
+        server_text=None,
+        why=why,
+        tls_detail=detail,
+    )
+    return result
+
+
+def _fail_auth(
+    result: ProtocolResult, text: str, ctx: ProbeContext, reply_code: int | None = None
+) -> ProtocolResult:
+    auth = AuthContext(
+        protocol=result.protocol,
+        provider=ctx.provider,
+        server=result.server,
+        password_looks_like_app_password=ctx.password_looks_like_app_password,
+        ever_worked=ctx.ever_worked,
+    )
+    code, why = classify_auth_text(auth, text, reply_code)
+    result.classified_by = why
+    result.steps.append(Step("login", False, text))
+    result.diagnosis = diagnose(
+        code,
+        protocol=result.protocol,
+        server=result.server,
+        provider=ctx.provider,
+        server_text=text,
+    )
+    return result
+
+
+def _fail_tls(result: ProtocolResult, ctx: ProbeContext, hint: str, why: str) -> ProtocolResult:
+    result.steps.append(Step("tls", False, why))
+    result.diagnosis = diagnose(
+        Code.TLS_ERROR,
+        protocol=result.protocol,
+        server=result.server,
+        provider=ctx.provider,
+        server_text=None,
+        why=why,
+        tls_detail=hint,
+    )
+    return result
+
+
+def _imap_text(exc: IMAPClientError) -> str:
+    """IMAPClient wraps the reply as "login failed: b'...'"; keep only the server's words."""
+    text = str(exc)
+    for prefix in ("login failed: ", "LOGIN command error: "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if text.startswith(("b'", 'b"')) and text.endswith(text[1]):
+        text = text[2:-1]
+    return text
+
+
+def probe_imap(server: Server, creds: Credentials, ctx: ProbeContext) -> ProtocolResult:
+    result = ProtocolResult(Protocol.IMAP, server)
+    ssl_context = ctx.tls.context()
+    try:
+        client = IMAPClient(
+            server.host,
+            port=server.port,
+            ssl=server.security is Security.SSL,
+            ssl_context=ssl_context,
+            timeout=SocketTimeout(connect=ctx.timeout, read=ctx.timeout),
+            use_uid=True,
+        )
+    except (OSError, ssl.SSLError, IMAPClientError, EOFError) as exc:
+        return _fail_transport(result, exc, ctx, "connect")
+    result.steps.append(Step("connect", True, f"{server.host}:{server.port}"))
+    try:
+        return _imap_session(client, result, creds, ctx, ssl_context)
+    except (OSError, EOFError) as exc:
+        return _fail_transport(result, exc, ctx, "session")
+    except IMAPClientError as exc:
+        result.steps.append(Step("session", False, _imap_text(exc)))
+        result.diagnosis = diagnose(
+            Code.SERVER_ERROR,
+            protocol=Protocol.IMAP,
+            server=server,
+            provider=ctx.provider,
+            server_text=_imap_text(exc),
+        )
+        return result
+    finally:
+        with contextlib.suppress(OSError):
+            client.shutdown()
+
+
+def _imap_session(
+    client: IMAPClient,
+    result: ProtocolResult,
+    creds: Credentials,
+    ctx: ProbeContext,
+    ssl_context: ssl.SSLContext,
+) -> ProtocolResult:
+    server = result.server
+    if server.security is Security.STARTTLS:
+        if not client.has_capability("STARTTLS"):
+            return _fail_tls(result, ctx, "no_starttls", "the server does not offer STARTTLS")
+        try:
+            client.starttls(ssl_context)
+        except (ssl.SSLError, OSError) as exc:
+            return _fail_transport(result, exc, ctx, "tls")
+    if server.security is not Security.PLAIN:
+        try:
+            ctx.tls.check_peer(client.socket())
+        except ssl.SSLError as exc:
+            return _fail_tls(result, ctx, "fingerprint", str(exc.args[0]))
+        result.steps.append(Step("tls", True, _tls_version(client.socket())))
+    try:
+        client.login(creds.username, creds.password)
+    except LoginError as exc:
+        text = _imap_text(exc)
+        return _fail_auth(result, text, ctx)
+    result.steps.append(Step("login", True, creds.username))
+    result.capabilities = sorted(c.decode() for c in client.capabilities())
+    result.steps.append(Step("capabilities", True, " ".join(result.capabilities)))
+    if client.has_capability("ID"):
+        client.id_({"name": "mailmatch", "version": _version()})
+    result.folders = [name for _flags, _delim, name in client.list_folders()]
+    result.steps.append(Step("list", True, f"{len(result.folders)} folders"))
+    info = client.select_folder("INBOX", readonly=True)
+    exists = info.get(b"EXISTS", 0)
+    result.steps.append(Step("select", True, f"INBOX read-only, {exists} messages"))
+    client.logout()
+    result.ok = True
+    return result
+
+
+def _tls_version(sock: object) -> str:
+    version = getattr(sock, "version", None)
+    return str(version()) if callable(version) else "TLS"
+
+
+def _version() -> str:
+    from mailmatch import __version__
+
+    return __version__
+
+
+def _smtp_connect(server: Server, ctx: ProbeContext, ssl_context: ssl.SSLContext) -> smtplib.SMTP:
+    local = "mailmatch.localdomain"
+    if server.security is Security.SSL:
+        return smtplib.SMTP_SSL(
+            server.host, server.port, local_hostname=local, timeout=ctx.timeout, context=ssl_context
+        )
+    return smtplib.SMTP(server.host, server.port, local_hostname=local, timeout=ctx.timeout)
+
+
+def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> ProtocolResult:
+    result = ProtocolResult(Protocol.SMTP, server)
+    ssl_context = ctx.tls.context()
+    try:
+        smtp = _smtp_connect(server, ctx, ssl_context)
+    except (OSError, smtplib.SMTPException) as exc:
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            exc = ConnectionResetError("the server closed the connection")
+        return _fail_transport(result, exc, ctx, "connect")
+    result.steps.append(Step("connect", True, f"{server.host}:{server.port}"))
+    try:
+        smtp.ehlo()
+        if server.security is Security.STARTTLS:
+            if not smtp.has_extn("starttls"):
+                return _fail_tls(result, ctx, "no_starttls", "the server does not offer STARTTLS")
+            smtp.starttls(context=ssl_context)
+            smtp.ehlo()
+        if server.security is not Security.PLAIN:
+            try:
+                ctx.tls.check_peer(smtp.sock)
+            except ssl.SSLError as exc:
+                return _fail_tls(result, ctx, "fingerprint", str(exc.args[0]))
+            result.steps.append(Step("tls", True, _tls_version(smtp.sock)))
+        result.capabilities = sorted(k.upper() for k in smtp.esmtp_features)
+        result.steps.append(Step("ehlo", True, " ".join(result.capabilities)))
+        try:
+            smtp.login(creds.username, creds.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            text = _smtp_text(exc.smtp_code, exc.smtp_error)
+            return _fail_auth(result, text, ctx, exc.smtp_code)
+        except smtplib.SMTPNotSupportedError:
+            result.steps.append(Step("login", False, "the server offers no AUTH"))
+            result.diagnosis = diagnose(
+                Code.SERVER_ERROR,
+                protocol=Protocol.SMTP,
+                server=server,
+                provider=ctx.provider,
+                server_text="no AUTH in the EHLO reply: " + " ".join(result.capabilities),
+            )
+            return result
+        result.steps.append(Step("login", True, creds.username))
+        result.ok = True
+        return result
+    except smtplib.SMTPResponseException as exc:
+        text = _smtp_text(exc.smtp_code, exc.smtp_error)
+        result.steps.append(Step("session", False, text))
+        code = Code.RATE_LIMITED if 400 <= exc.smtp_code < 500 else Code.SERVER_ERROR
+        result.diagnosis = diagnose(
+            code, protocol=Protocol.SMTP, server=server, provider=ctx.provider, server_text=text
+        )
+        return result
+    except (OSError, smtplib.SMTPException) as exc:
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            exc = ConnectionResetError(str(exc) or "the server closed the connection")
+        return _fail_transport(result, exc, ctx, "session")
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
+def _smtp_text(code: int, error: bytes | str) -> str:
+    text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+    return f"{code} {text}"
+
+
+TRANSPORT_CODES = frozenset({Code.CONNECTION_REFUSED, Code.TIMEOUT, Code.TLS_ERROR})
+
+
+def probe_smtp(
+    server: Server,
+    creds: Credentials,
+    ctx: ProbeContext,
+    fallbacks: list[Server] | None = None,
+) -> ProtocolResult:
+    """Test ``server``; on a transport failure, try each fallback until one works."""
+    result = _probe_smtp_once(server, creds, ctx)
+    if result.ok or result.diagnosis is None or result.diagnosis.code not in TRANSPORT_CODES:
+        return result
+    for other in fallbacks or []:
+        alternative = _probe_smtp_once(other, creds, ctx)
+        result.alternative = alternative
+        if alternative.ok:
+            result.diagnosis.advice.insert(
+                0,
+                f"Port {other.port} ({other.security}) works: use --smtp-port {other.port} "
+                f"--smtp-security {other.security}.",
+            )
+            break
+        if alternative.diagnosis and alternative.diagnosis.code not in TRANSPORT_CODES:
+            break  # it reached a login: do not spend another attempt on the password
+    return result
+
+
+def smtp_fallbacks(server: Server, provider: Provider | None) -> list[Server]:
+    """The other standard submission port on the same host (465 implicit TLS <-> 587 STARTTLS)."""
+    candidates: list[Server] = []
+    if provider is not None:
+        candidates += [s for s in provider.smtp if s.host == server.host and s.port != server.port]
+    standard = {465: Security.SSL, 587: Security.STARTTLS}
+    for port, security in standard.items():
+        if port != server.port and all(c.port != port for c in candidates):
+            candidates.append(Server(server.host, port, security))
+    return candidates

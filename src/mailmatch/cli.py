@@ -1,0 +1,274 @@
+"""The ``mailmatch`` command line: parse, call a service, render. No logic of its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mailmatch import render
+from mailmatch.config import Settings, ensure_home, load_settings
+from mailmatch.errors import ConnectError, MailmatchError
+from mailmatch.providers.models import Security
+
+app = typer.Typer(no_args_is_help=True, help=__doc__, add_completion=False)
+providers_app = typer.Typer(no_args_is_help=True, help="What mailmatch knows about providers.")
+accounts_app = typer.Typer(no_args_is_help=True, help="Connected mailboxes.")
+keys_app = typer.Typer(no_args_is_help=True, help="The key that encrypts stored passwords.")
+app.add_typer(providers_app, name="providers")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+T = TypeVar("T")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    _setup_logging(settings)
+    return settings
+
+
+def _setup_logging(settings: Settings) -> None:
+    """Log to a file in the data home; the console shows only what commands print."""
+    root = logging.getLogger()
+    if any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        return
+    ensure_home(settings)
+    handler = logging.FileHandler(settings.log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _fail(exc: MailmatchError, as_json: bool) -> NoReturn:
+    if as_json:
+        payload: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message}}
+        payload["error"]["advice"] = exc.advice
+        if isinstance(exc, ConnectError):
+            payload["error"]["server_text"] = exc.diagnosis.server_text
+        print(json.dumps(payload, indent=2))
+    else:
+        err.print(f"[bold red]error[/]: {exc.message}", highlight=False)
+        for line in exc.advice:
+            err.print(f"  - {line}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _run(fn: Callable[[], T], as_json: bool = False) -> T:
+    try:
+        return fn()
+    except MailmatchError as exc:
+        _fail(exc, as_json)
+
+
+def _emit(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _read_password(password_stdin: bool, prompt: str) -> str:
+    if password_stdin:
+        return sys.stdin.read()
+    return str(typer.prompt(prompt, hide_input=True))
+
+
+# -- providers ------------------------------------------------------------------------------
+
+
+@providers_app.command("list")
+def providers_list(as_json: JsonOpt = False) -> None:
+    """Every provider in the built-in catalog."""
+    from mailmatch.providers.catalog import load_catalog
+
+    catalog = load_catalog()
+    if as_json:
+        _emit([render.provider_summary(p) for p in catalog])
+        return
+    table = Table("id", "name", "IMAP", "SMTP", "app password")
+    for p in catalog:
+        table.add_row(
+            p.id,
+            p.name,
+            f"{p.imap[0].host}:{p.imap[0].port}",
+            f"{p.smtp[0].host}:{p.smtp[0].port}",
+            str(p.app_password.policy),
+        )
+    out.print(table)
+
+
+@providers_app.command("show")
+def providers_show(
+    address: Annotated[str, typer.Argument(help="An email address or a domain.")],
+    as_json: JsonOpt = False,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Do not guess host names by connecting.")
+    ] = False,
+) -> None:
+    """The settings for an address, where they came from, and how to get an app password."""
+    from mailmatch.providers.discovery import discover
+
+    settings = _settings()
+    target = address if "@" in address else f"you@{address}"
+    found = _run(lambda: discover(target, settings, probe_guesses=not no_probe), as_json)
+    if as_json:
+        _emit(found.to_json())
+    else:
+        render.print_discovery(out, found)
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+def _service(settings: Settings) -> Any:
+    from mailmatch.accounts.service import AccountService
+
+    return AccountService.open(settings)
+
+
+@accounts_app.command("add")
+def accounts_add(
+    address: Annotated[str, typer.Argument(help="The mailbox's email address.")],
+    name: Annotated[
+        str | None, typer.Option(help="A name for the account (default: the address).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    username: Annotated[
+        str | None, typer.Option(help="Login name, when it is not the address.")
+    ] = None,
+    imap_host: Annotated[str | None, typer.Option("--imap-host")] = None,
+    imap_port: Annotated[int | None, typer.Option("--imap-port")] = None,
+    imap_security: Annotated[Security | None, typer.Option("--imap-security")] = None,
+    smtp_host: Annotated[str | None, typer.Option("--smtp-host")] = None,
+    smtp_port: Annotated[int | None, typer.Option("--smtp-port")] = None,
+    smtp_security: Annotated[Security | None, typer.Option("--smtp-security")] = None,
+    ca_file: Annotated[
+        str | None,
+        typer.Option("--ca-file", help="CA or certificate file for a self-signed server."),
+    ] = None,
+    cert_fingerprint: Annotated[
+        str | None, typer.Option("--cert-fingerprint", help="Pin the server certificate's SHA-256.")
+    ] = None,
+    no_test: Annotated[
+        bool, typer.Option("--no-test", help="Save without testing the connection.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Connect a mailbox: discover its servers, check the app password, test, save."""
+    from mailmatch.accounts.service import NewAccount, ServerOverride
+
+    settings = _settings()
+    service = _run(lambda: _service(settings), as_json)
+    request = NewAccount(
+        address=address,
+        name=name,
+        username=username,
+        imap=ServerOverride(imap_host, imap_port, imap_security),
+        smtp=ServerOverride(smtp_host, smtp_port, smtp_security),
+        ca_file=ca_file,
+        cert_fingerprint=cert_fingerprint,
+    )
+    if not as_json and not password_stdin:
+        found = _run(lambda: service.resolve(request))
+        render.print_discovery(out, found, brief=True)
+    password = _read_password(password_stdin, f"App password for {address}")
+    result = _run(lambda: service.add(request, password, test=not no_test), as_json)
+    if as_json:
+        _emit(render.add_result_json(result))
+    else:
+        render.print_add_result(out, result)
+    if not result.saved:
+        raise typer.Exit(1)
+
+
+@accounts_app.command("test")
+def accounts_test(name: str, as_json: JsonOpt = False) -> None:
+    """Log in to IMAP and SMTP without changing anything. Exit 0 when both work."""
+    settings = _settings()
+    result = _run(lambda: _service(settings).test(name), as_json)
+    if as_json:
+        _emit(result.to_json())
+    else:
+        render.print_test(out, result)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@accounts_app.command("list")
+def accounts_list(as_json: JsonOpt = False) -> None:
+    """Connected accounts (passwords are never shown)."""
+    settings = _settings()
+    views = _run(lambda: _service(settings).list(), as_json)
+    if as_json:
+        _emit([v.to_json() for v in views])
+        return
+    render.print_accounts(out, views)
+
+
+@accounts_app.command("show")
+def accounts_show(name: str, as_json: JsonOpt = False) -> None:
+    """One account's settings and last test."""
+    settings = _settings()
+    view = _run(lambda: _service(settings).get(name), as_json)
+    if as_json:
+        _emit(view.to_json())
+    else:
+        render.print_accounts(out, [view])
+
+
+@accounts_app.command("set-password")
+def accounts_set_password(
+    name: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the stored password: paste the new one, Save."""
+    settings = _settings()
+    service = _run(lambda: _service(settings), as_json)
+    _run(lambda: service.get(name), as_json)
+    password = _read_password(password_stdin, f"New app password for {name}")
+    check = _run(lambda: service.set_password(name, password), as_json)
+    if as_json:
+        _emit({"name": name, "saved": True, "warnings": check.warnings})
+        return
+    for warning in check.warnings:
+        err.print(f"[yellow]warning[/]: {warning}", highlight=False)
+    out.print(f"Saved the new password for {name}. Check it with: mailmatch accounts test {name}")
+
+
+@accounts_app.command("remove")
+def accounts_remove(name: str, as_json: JsonOpt = False) -> None:
+    """Forget an account and its password (nothing on the server changes)."""
+    settings = _settings()
+    _run(lambda: _service(settings).remove(name), as_json)
+    if as_json:
+        _emit({"name": name, "removed": True})
+    else:
+        out.print(f"Removed {name}.")
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonOpt = False) -> None:
+    """Encrypt every stored password with a new key, then drop the old key."""
+    settings = _settings()
+    count = _run(lambda: _service(settings).rotate_keys(), as_json)
+    if as_json:
+        _emit({"reencrypted": count})
+    else:
+        out.print(f"Re-encrypted {count} password(s) with a new key.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,139 @@
+"""How results look on a terminal, and their JSON shapes for ``--json``.
+
+Kept apart from ``cli.py`` so that command functions stay a few lines each.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from mailmatch.providers.discovery_models import Discovery
+from mailmatch.providers.models import Provider
+
+if TYPE_CHECKING:
+    from mailmatch.accounts.probe import ConnectionTest, ProtocolResult
+    from mailmatch.accounts.service import AccountView, AddResult
+
+
+def provider_summary(p: Provider) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "domains": list(p.domains),
+        "imap": p.imap[0].to_json(),
+        "smtp": p.smtp[0].to_json(),
+        "app_password": {
+            "policy": str(p.app_password.policy),
+            "required": p.app_password.required,
+            "generate_url": p.app_password.generate_url,
+        },
+        "regions": [r.id for r in p.regions],
+    }
+
+
+def print_discovery(console: Console, found: Discovery, *, brief: bool = False) -> None:
+    provider = found.provider
+    title = provider.name if provider else found.domain
+    console.print(f"[bold]{title}[/] (found via {found.source})", highlight=False)
+    for note in found.notes:
+        console.print(f"  {note}", style="dim", highlight=False)
+    console.print(
+        f"  IMAP  {found.imap.host}:{found.imap.port} ({found.imap.security})"
+        f"   SMTP  {found.smtp.host}:{found.smtp.port} ({found.smtp.security})"
+        f"   user  {found.username}",
+        highlight=False,
+    )
+    if provider is None:
+        return
+    from mailmatch.providers.app_passwords import guide_lines
+
+    if provider.imap_switch:
+        console.print(f"  IMAP must be switched on: {provider.imap_switch.where}", highlight=False)
+    lines = guide_lines(provider)
+    if lines:
+        console.print("[bold]App password[/]")
+        for line in lines:
+            console.print(f"  {line}", highlight=False)
+    if not brief:
+        for alt in found.imap_alternatives + found.smtp_alternatives:
+            console.print(f"  alternative: {alt.host}:{alt.port} ({alt.security})", highlight=False)
+        for quirk in provider.quirks:
+            console.print(f"  quirk: {quirk}", style="dim", highlight=False)
+
+
+def _print_protocol(console: Console, label: str, result: ProtocolResult) -> None:
+    mark = "[green]ok[/]" if result.ok else "[red]FAILED[/]"
+    server = result.server
+    console.print(
+        f"{label} {server.host}:{server.port} ({server.security}): {mark}", highlight=False
+    )
+    for step in result.steps:
+        sign = "[green]✓[/]" if step.ok else "[red]✗[/]"
+        console.print(f"  {sign} {step.name}: {step.detail}", highlight=False)
+    d = result.diagnosis
+    if d is not None:
+        console.print(f"  [bold]{d.code}[/]: {d.message}", highlight=False)
+        if d.server_text:
+            console.print(f"  server said: {d.server_text}", highlight=False)
+        for line in d.advice:
+            console.print(f"  → {line}", highlight=False)
+    if result.alternative is not None:
+        _print_protocol(console, f"{label} (other port)", result.alternative)
+
+
+def print_test(console: Console, result: ConnectionTest) -> None:
+    _print_protocol(console, "IMAP", result.imap)
+    _print_protocol(console, "SMTP", result.smtp)
+
+
+def add_result_json(result: AddResult) -> dict[str, Any]:
+    return {
+        "saved": result.saved,
+        "account": result.account.to_json() if result.account else None,
+        "discovery": result.discovery.to_json(),
+        "password_warnings": result.password.warnings,
+        "password_cleaned": result.password.changed,
+        "test": result.test.to_json() if result.test else None,
+        "smtp_switched_to": result.smtp_switched.to_json() if result.smtp_switched else None,
+    }
+
+
+def print_add_result(console: Console, result: AddResult) -> None:
+    for warning in result.password.warnings:
+        console.print(f"[yellow]warning[/]: {warning}", highlight=False)
+    if result.password.changed:
+        console.print("Removed spaces/line breaks that copying added to the password.")
+    if result.test is not None:
+        print_test(console, result.test)
+    if result.smtp_switched is not None:
+        s = result.smtp_switched
+        console.print(f"Saved SMTP as {s.host}:{s.port} ({s.security}), the port that works.")
+    if result.account is not None:
+        console.print(f"[bold green]Saved[/] account {result.account.name}.", highlight=False)
+    else:
+        console.print(
+            "[bold red]Not saved[/]: fix the problem above and run the command again "
+            "(or add --no-test to save anyway).",
+            highlight=False,
+        )
+
+
+def print_accounts(console: Console, views: list[AccountView]) -> None:
+    if not views:
+        console.print("No accounts yet. Add one with: mailmatch accounts add ADDRESS")
+        return
+    table = Table("name", "address", "provider", "IMAP", "SMTP", "last test")
+    for v in views:
+        last = "never" if v.last_test_ok is None else ("ok" if v.last_test_ok else "failed")
+        table.add_row(
+            v.name,
+            v.address,
+            v.provider_name or v.source,
+            f"{v.imap.host}:{v.imap.port} {v.imap.security}",
+            f"{v.smtp.host}:{v.smtp.port} {v.smtp.security}",
+            last,
+        )
+    console.print(table)

@@ -1,0 +1,81 @@
+"""Open the database and bring its schema up to date.
+
+SQLite is the embedded default: WAL journal so readers never block the writer, a busy timeout,
+and ``BEGIN IMMEDIATE`` for write transactions, because a deferred BEGIN under several writers
+fails with "database is locked" instead of waiting (measured, see DESIGN.md). PostgreSQL is used
+as-is when ``MAILMATCH_DATABASE_URL`` names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailmatch.config import Settings, ensure_home
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, issue BEGIN so that it can be IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    location = resources.files("mailmatch.store").joinpath("migrations")
+    cfg.set_main_option("script_location", str(location))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest revision (a no-op when it is already there)."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+class Database:
+    """The engine plus a session factory; one per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+
+def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
+    if settings.database_url.startswith("sqlite"):
+        ensure_home(settings)
+    engine = make_engine(settings.database_url)
+    if upgrade:
+        migrate(engine)
+    return Database(engine)

@@ -1,0 +1,40 @@
+"""Alembic environment: runs against the engine mailmatch hands over in ``attributes``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine, create_engine
+
+from mailmatch.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    # FTS5 shadow tables are managed by hand-written migrations; autogenerate must not drop them.
+    return not (type_ == "table" and name is not None and "_fts" in name)
+
+
+def run_migrations() -> None:
+    engine = config.attributes.get("engine")
+    if not isinstance(engine, Engine):
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("set sqlalchemy.url or pass an engine in attributes['engine']")
+        engine = create_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            include_object=include_object,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations()
