@@ -1,0 +1,1 @@
+"""Real servers (Dovecot, aiosmtpd) and scripted ones that the tests run against."""

@@ -96,7 +96,7 @@ def classify_auth_text(
     if ctx.provider is not None:
         for known in ctx.provider.known_errors:
             if known.protocol is ctx.protocol and known.match.lower() in lowered:
-                return Code(known.code), f"{ctx.provider.name}: {known.meaning}"
+                return _refine(ctx, Code(known.code)), f"{ctx.provider.name}: {known.meaning}"
     for needle, code in GENERIC_TEXTS:
         if needle in lowered:
             return code, f"server text mentions '{needle}'"
@@ -138,7 +138,7 @@ def classify_exception(exc: BaseException) -> tuple[Code, str]:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return Code.TLS_ERROR, str(exc.verify_message or exc)
     if isinstance(exc, ssl.SSLError):
-        return Code.TLS_ERROR, str(exc.reason or exc)
+        return Code.TLS_ERROR, str(getattr(exc, "reason", None) or exc)
     if isinstance(exc, TimeoutError | socket.timeout):
         return Code.TIMEOUT, "no answer from the server in time"
     if isinstance(exc, ConnectionResetError | BrokenPipeError | EOFError):
