@@ -390,13 +390,6 @@ def _settings(provider: Provider, region: Region | None) -> Expected:
     )
 
 
-def _region_for_mx_host(provider: Provider, mx_host: str) -> Region | None:
-    for region in provider.regions:
-        if any(mx_host == d or mx_host.endswith("." + d) for d in region.domains):
-            return region
-    return None
-
-
 @pytest.mark.parametrize("domain", sorted(SEED_DOMAINS))
 def test_every_seed_provider_resolves_to_the_settings_its_own_documentation_gives(
     domain: str,
@@ -412,7 +405,7 @@ def test_seed_providers_reached_by_mx_resolve_to_their_regional_settings(mx_host
     region_id, expected = SEED_MX_HOSTS[mx_host]
     provider = CATALOG.by_mx_host(mx_host)
     assert provider is not None, mx_host
-    region = _region_for_mx_host(provider, mx_host)
+    region = provider.region_for_mx_host(mx_host)
     assert region is not None and region.id == region_id
     assert _settings(provider, region) == expected
 
@@ -420,7 +413,7 @@ def test_seed_providers_reached_by_mx_resolve_to_their_regional_settings(mx_host
 def test_an_ionos_mx_without_a_recorded_region_falls_back_to_the_global_servers() -> None:
     provider = CATALOG.by_mx_host("mx00.ionos.it")
     assert provider is not None and provider.id == "ionos"
-    assert _region_for_mx_host(provider, "mx00.ionos.it") is None
+    assert provider.region_for_mx_host("mx00.ionos.it") is None
     assert _as_tuple(provider.imap[0]) == ("imap.ionos.com", 993, SSL)
 
 

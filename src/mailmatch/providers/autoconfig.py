@@ -28,7 +28,7 @@ import dns.resolver
 import httpx
 from defusedxml import DefusedXmlException
 
-from mailmatch.config import Settings
+from mailmatch.config import Settings, ensure_home
 from mailmatch.providers.dns import DnsError, resolve_host
 from mailmatch.providers.models import Security, Server, UsernameForm
 
@@ -274,8 +274,14 @@ def _read_cache(path: Path, url: str, domain: str, now: float) -> IspdbAnswer | 
     return IspdbAnswer(domain, url, config, from_cache=True)
 
 
-def _write_cache(path: Path, url: str, xml: str | None, now: float) -> str | None:
-    """Store an answer atomically; a cache that cannot be written is only worth a note."""
+def _write_cache(
+    settings: Settings, path: Path, url: str, xml: str | None, now: float
+) -> str | None:
+    """Store an answer atomically; a cache that cannot be written is only worth a note.
+
+    The data home is created through :func:`ensure_home` first: creating it here with default
+    permissions would leave the home of the key file and the database readable by others.
+    """
     entry = {
         "format": _CACHE_FORMAT,
         "url": url,
@@ -283,13 +289,17 @@ def _write_cache(path: Path, url: str, xml: str | None, now: float) -> str | Non
         "status": "missing" if xml is None else "found",
         "xml": xml,
     }
+    tmp: str | None = None
     try:
+        ensure_home(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(entry, handle)
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         return f"could not write the ISPDB cache: {exc}"
     return None
 
@@ -322,7 +332,7 @@ def fetch_ispdb(
         config = parse_client_config(answer.body, domain)
     else:
         raise FetchError(f"the ISPDB answered HTTP {answer.status} for {domain}")
-    if note := _write_cache(path, url, xml, now):
+    if note := _write_cache(settings, path, url, xml, now):
         notes.append(note)
     return IspdbAnswer(domain, url, config, notes=tuple(notes))
 

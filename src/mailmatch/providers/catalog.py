@@ -84,6 +84,7 @@ def provider_from_dict(data: dict[str, Any]) -> Provider:
                 domains=tuple(d.lower() for d in r.get("domains") or ()),
                 imap=_servers(r.get("imap")),
                 smtp=_servers(r.get("smtp")),
+                mx_suffixes=tuple(s.lower() for s in r.get("mx_suffixes") or ()),
                 generate_url=r.get("generate_url"),
                 help_url=r.get("help_url"),
             )

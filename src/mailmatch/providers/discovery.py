@@ -10,6 +10,7 @@ never hides an answer a later step could give, and the user can read what was tr
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import dns.resolver
 
@@ -17,7 +18,6 @@ from mailmatch.config import Settings
 from mailmatch.errors import InvalidInput, NotFound
 from mailmatch.providers.autoconfig import (
     AutoconfigPorts,
-    ClientConfig,
     FetchError,
     fetch_domain_autoconfig,
     fetch_ispdb,
@@ -118,13 +118,6 @@ def provider_for_host(catalog: Catalog, host: str) -> tuple[Provider, Region | N
     return None
 
 
-def _region_for_mx(provider: Provider, mx_host: str) -> Region | None:
-    for region in provider.regions:
-        if any(_matches(mx_host, domain) for domain in region.domains):
-            return region
-    return None
-
-
 def _from_provider(
     address: str, source: Source, provider: Provider, region: Region | None, notes: list[str]
 ) -> Discovery | None:
@@ -193,18 +186,9 @@ class _Chain:
                 return found
         raise NothingFound(f"no settings found for {self.address}", notes=self.notes)
 
-    def _attach(self, found: Discovery) -> Discovery:
-        """Attach the catalog provider that runs the IMAP server, so its advice applies."""
-        match = provider_for_host(self.catalog, found.imap.host)
-        if match is not None:
-            found.provider, region = match
-            found.region = region.id if region else None
-            found.notes.append(f"{found.imap.host} belongs to {found.provider.name}")
-        return found
-
-    def _smtp_fallback(self, imap_host: str) -> Server:
+    def _smtp_fallback(self, imap_host: str, *, probe: bool) -> Server:
         """An SMTP server when a source named none: a probed guess, else an unverified one."""
-        if self.probe_guesses:
+        if probe and self.probe_guesses:
             guess = guess_servers(
                 self.domain,
                 self.resolver,
@@ -214,33 +198,43 @@ class _Chain:
                 extra_smtp_hosts=[imap_host],
             )
             if guess.smtp:
-                self.notes.append(
-                    f"SMTP {guess.smtp[0].host}:{guess.smtp[0].port} answered a probe"
-                )
-                return guess.smtp[0]
+                first = guess.smtp[0]
+                self.notes.append(f"SMTP {first.host}:{first.port} answered a probe")
+                return first
         fallback = Server(imap_host, self.guess_ports.smtp_ssl, Security.SSL, note="unverified")
-        self.notes.append(
-            f"no SMTP server found; {imap_host}:{fallback.port} is an unverified guess"
-        )
+        self.notes.append(f"no SMTP server found; {imap_host}:{fallback.port} is unverified")
         return fallback
 
-    def _from_config(self, source: Source, config: ClientConfig, found_note: str) -> Discovery:
-        smtp = list(config.smtp)
-        self.notes.append(found_note)
+    def _found(
+        self,
+        source: Source,
+        imap: Sequence[Server],
+        smtp: Sequence[Server],
+        username_form: UsernameForm = UsernameForm.EMAIL,
+    ) -> Discovery:
+        """A discovery from servers listed best first.
+
+        No SMTP server gets the fallback; the catalog provider running the IMAP server is
+        attached so that its app-password advice applies (guessed names are the domain's own).
+        """
         if not smtp:
-            smtp = [self._smtp_fallback(config.imap[0].host)]
-        return self._attach(
-            Discovery(
-                address=self.address,
-                source=source,
-                imap=config.imap[0],
-                smtp=smtp[0],
-                username_form=config.username_form,
-                imap_alternatives=list(config.imap[1:]),
-                smtp_alternatives=smtp[1:],
-                notes=self.notes,
-            )
+            smtp = [self._smtp_fallback(imap[0].host, probe=source is not Source.GUESS)]
+        found = Discovery(
+            address=self.address,
+            source=source,
+            imap=imap[0],
+            smtp=smtp[0],
+            username_form=username_form,
+            imap_alternatives=list(imap[1:]),
+            smtp_alternatives=list(smtp[1:]),
+            notes=self.notes,
         )
+        match = provider_for_host(self.catalog, found.imap.host)
+        if match is not None and source is not Source.GUESS:
+            found.provider, region = match
+            found.region = region.id if region else None
+            found.notes.append(f"{found.imap.host} belongs to {found.provider.name}")
+        return found
 
     def catalog_step(self) -> Discovery | None:
         provider = self.catalog.by_domain(self.domain)
@@ -266,9 +260,9 @@ class _Chain:
             self.notes.append(f"the ISPDB entry for {self.domain} is of no use here: {skipped}")
             return None
         cached = " (cached)" if answer.from_cache else ""
-        return self._from_config(
-            Source.ISPDB, answer.config, f"ISPDB entry for {self.domain}{cached}"
-        )
+        self.notes.append(f"ISPDB entry for {self.domain}{cached}")
+        config = answer.config
+        return self._found(Source.ISPDB, config.imap, config.smtp, config.username_form)
 
     def autoconfig(self) -> Discovery | None:
         config, url, notes = fetch_domain_autoconfig(
@@ -277,7 +271,8 @@ class _Chain:
         if config is None or url is None:
             self.notes.append(f"no autoconfig file for {self.domain} ({'; '.join(notes)})")
             return None
-        return self._from_config(Source.AUTOCONFIG, config, f"autoconfig file at {url}")
+        self.notes.append(f"autoconfig file at {url}")
+        return self._found(Source.AUTOCONFIG, config.imap, config.smtp, config.username_form)
 
     def _srv(self, service: str, security: Security) -> list[tuple[SrvRecord, Security]]:
         name = f"_{service}._tcp.{self.domain}"
@@ -301,19 +296,7 @@ class _Chain:
             [*self._srv("submissions", Security.SSL), *self._srv("submission", Security.STARTTLS)]
         )
         self.notes.append(f"SRV records for {self.domain}: IMAP {imap[0].host}:{imap[0].port}")
-        if not smtp:
-            smtp = [self._smtp_fallback(imap[0].host)]
-        found = Discovery(
-            address=self.address,
-            source=Source.SRV,
-            imap=imap[0],
-            smtp=smtp[0],
-            username_form=UsernameForm.EMAIL,
-            imap_alternatives=imap[1:],
-            smtp_alternatives=smtp[1:],
-            notes=self.notes,
-        )
-        return self._attach(found)
+        return self._found(Source.SRV, imap, smtp)
 
     def mx(self) -> Discovery | None:
         try:
@@ -331,7 +314,7 @@ class _Chain:
         for host in best:
             provider = self.catalog.by_mx_host(host)
             if provider is not None:
-                region = _region_for_mx(provider, host)
+                region = provider.region_for_mx_host(host)
                 where = f" (region {region.name})" if region else ""
                 self.notes.append(f"MX {host} belongs to {provider.name}{where}")
                 return _from_provider(self.address, Source.MX, provider, region, self.notes)
@@ -348,26 +331,11 @@ class _Chain:
         if not result.imap:
             self.notes.append("no common host name answered: " + "; ".join(result.failures))
             return None
-        imap = result.imap[0]
-        self.notes.append(f"guessed IMAP {imap.host}:{imap.port} ({imap.security}): it answered")
-        if result.smtp:
-            smtp = result.smtp[0]
+        for server in (*result.imap[:1], *result.smtp[:1]):
             self.notes.append(
-                f"guessed SMTP {smtp.host}:{smtp.port} ({smtp.security}): it answered"
+                f"guessed {server.host}:{server.port} ({server.security}): it answered"
             )
-        else:
-            smtp = Server(imap.host, self.guess_ports.smtp_ssl, Security.SSL, note="unverified")
-            self.notes.append(f"no SMTP server answered; {smtp.host}:{smtp.port} is unverified")
-        return Discovery(
-            address=self.address,
-            source=Source.GUESS,
-            imap=imap,
-            smtp=smtp,
-            username_form=UsernameForm.EMAIL,
-            imap_alternatives=result.imap[1:],
-            smtp_alternatives=result.smtp[1:],
-            notes=self.notes,
-        )
+        return self._found(Source.GUESS, result.imap, result.smtp)
 
 
 def discover(

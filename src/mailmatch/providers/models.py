@@ -137,6 +137,8 @@ class Region:
     domains: tuple[str, ...] = ()
     imap: tuple[Server, ...] = ()
     smtp: tuple[Server, ...] = ()
+    # MX host suffixes that place a custom domain in this region (IONOS: kundenserver.de -> DE)
+    mx_suffixes: tuple[str, ...] = ()
     generate_url: str | None = None
     help_url: str | None = None
 
@@ -167,6 +169,27 @@ class Provider:
     sources: tuple[str, ...] = ()
     # Import tuning used by the sync engine: Yahoo caps a command at 1,000 messages.
     max_fetch_batch: int | None = None
+
+    def region_for_mx_host(self, mx_host: str) -> Region | None:
+        """The region a custom domain is in, judged by its MX host.
+
+        ``mx.zoho.eu`` is under Zoho EU's ``zoho.eu``; ``mx00.kundenserver.de`` under an IONOS
+        region's MX suffix; ``mx01.ionos.de`` under the domain of IONOS Germany's servers.
+        """
+        host = mx_host.lower().rstrip(".")
+
+        def under(suffix: str) -> bool:
+            return host == suffix or host.endswith("." + suffix)
+
+        for region in self.regions:
+            server_domains = {
+                parent
+                for server in (*region.imap, *region.smtp)
+                if "." in (parent := server.host.partition(".")[2])
+            }
+            if any(under(d) for d in (*region.mx_suffixes, *region.domains, *server_domains)):
+                return region
+        return None
 
     def region_for_domain(self, domain: str) -> Region | None:
         domain = domain.lower()
