@@ -301,7 +301,7 @@ def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> P
         result.capabilities = sorted(k.upper() for k in smtp.esmtp_features)
         result.steps.append(Step("ehlo", True, " ".join(result.capabilities)))
         try:
-            smtp.login(creds.username, creds.password)
+            _smtp_login(smtp, creds)
         except smtplib.SMTPAuthenticationError as exc:
             text = _smtp_text(exc.smtp_code, exc.smtp_error)
             return _fail_auth(result, text, ctx, exc.smtp_code)
@@ -335,6 +335,22 @@ def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> P
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def _smtp_login(smtp: smtplib.SMTP, creds: Credentials) -> None:
+    """One AUTH exchange with one mechanism.
+
+    ``smtplib.SMTP.login`` tries every mechanism the server offers until one succeeds, so a
+    wrong password would count as two or three failed logins at the provider (Yahoo locks
+    accounts after "Too many bad auth attempts"). PLAIN is preferred: every server on TLS has it.
+    """
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+    if mechanism is None:
+        raise smtplib.SMTPNotSupportedError("no AUTH PLAIN or LOGIN offered")
+    smtp.user, smtp.password = creds.username, creds.password
+    authobject = smtp.auth_plain if mechanism == "PLAIN" else smtp.auth_login
+    smtp.auth(mechanism, authobject, initial_response_ok=True)
 
 
 def _smtp_text(code: int, error: bytes | str) -> str:

@@ -1,0 +1,197 @@
+"""The command-line contract, run as a user runs it: a real process, real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+USER, PASSWORD = "user@example.com", "abcd-efgh-ijkl-mnop"
+
+
+def mailmatch(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILMATCH_")}
+    env["MAILMATCH_HOME"] = str(home)
+    env["MAILMATCH_CONNECT_TIMEOUT"] = "5"
+    return subprocess.run(
+        [sys.executable, "-m", "mailmatch", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def server_flags(dovecot: Any, smtp_server: Any) -> list[str]:
+    return [
+        "--imap-host",
+        "localhost",
+        "--imap-port",
+        str(dovecot.imaps_port),
+        "--imap-security",
+        "ssl",
+        "--smtp-host",
+        "localhost",
+        "--smtp-port",
+        str(smtp_server.starttls_port),
+        "--smtp-security",
+        "starttls",
+        "--ca-file",
+        str(dovecot.ca_file),
+    ]
+
+
+def test_providers_list_has_the_catalog(tmp_path: Path) -> None:
+    result = mailmatch(tmp_path, "providers", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    ids = {p["id"] for p in json.loads(result.stdout)}
+    assert len(ids) >= 30
+    assert {"icloud", "yahoo", "gmx", "ionos", "zoho", "gmail", "outlook_com"} <= ids
+
+
+def test_providers_show_icloud(tmp_path: Path) -> None:
+    result = mailmatch(tmp_path, "providers", "show", "someone@me.com", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["provider"] == {"id": "icloud", "name": data["provider"]["name"]}
+    assert data["source"] == "catalog"
+    assert data["imap"] == {"host": "imap.mail.me.com", "port": 993, "security": "ssl"}
+    assert data["smtp"]["host"] == "smtp.mail.me.com"
+    assert data["username"] == "someone"  # Apple: the name part for IMAP
+    assert data["app_password"]["required"] is True
+    assert data["app_password"]["generate_url"].startswith("https://")
+    assert data["app_password"]["steps"]
+
+
+def test_providers_show_outlook_says_passwords_no_longer_work(tmp_path: Path) -> None:
+    result = mailmatch(tmp_path, "providers", "show", "outlook.com")
+    assert result.returncode == 0, result.stderr
+    assert "not_supported" in result.stdout or "no longer" in result.stdout.lower()
+
+
+def test_connect_test_change_password_and_remove(
+    tmp_path: Path, dovecot: Any, smtp_server: Any
+) -> None:
+    home = tmp_path / "home"
+    added = mailmatch(
+        home,
+        "accounts",
+        "add",
+        USER,
+        "--name",
+        "work",
+        "--password-stdin",
+        "--json",
+        *server_flags(dovecot, smtp_server),
+        stdin=PASSWORD + "\n",
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    data = json.loads(added.stdout)
+    assert data["saved"] is True and data["test"]["ok"] is True
+
+    tested = mailmatch(home, "accounts", "test", "work", "--json")
+    assert tested.returncode == 0, tested.stdout
+    report = json.loads(tested.stdout)
+    assert report["ok"] is True
+    assert report["imap"]["ok"] and report["smtp"]["ok"]
+    assert set(report["imap"]) >= {"ok", "code", "server_text", "advice"}
+
+    listed = json.loads(mailmatch(home, "accounts", "list", "--json").stdout)
+    assert [a["name"] for a in listed] == ["work"]
+
+    changed = mailmatch(
+        home, "accounts", "set-password", "work", "--password-stdin", stdin="not-the-password\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    failing = mailmatch(home, "accounts", "test", "work", "--json")
+    assert failing.returncode == 1
+    report = json.loads(failing.stdout)
+    assert report["ok"] is False
+    assert report["imap"]["code"] == "auth_failed"
+    assert "AUTHENTICATIONFAILED" in report["imap"]["server_text"]
+    assert report["imap"]["advice"]
+
+    mailmatch(home, "accounts", "set-password", "work", "--password-stdin", stdin=PASSWORD)
+    assert mailmatch(home, "accounts", "test", "work").returncode == 0
+
+    assert mailmatch(home, "accounts", "remove", "work").returncode == 0
+    assert json.loads(mailmatch(home, "accounts", "list", "--json").stdout) == []
+
+
+def test_a_failed_test_saves_nothing_and_explains(
+    tmp_path: Path, dovecot: Any, smtp_server: Any
+) -> None:
+    result = mailmatch(
+        tmp_path,
+        "accounts",
+        "add",
+        USER,
+        "--password-stdin",
+        *server_flags(dovecot, smtp_server),
+        stdin="wrong\n",
+    )
+    assert result.returncode == 1
+    assert "auth_failed" in result.stdout
+    assert "AUTHENTICATIONFAILED" in result.stdout
+    assert "Not saved" in result.stdout
+    listed = mailmatch(tmp_path, "accounts", "list", "--json")
+    assert json.loads(listed.stdout) == []
+
+
+def test_the_password_appears_nowhere(tmp_path: Path, dovecot: Any, smtp_server: Any) -> None:
+    home = tmp_path / "home"
+    secret = "qrst-uvwx-yzab-cdef"
+    dovecot.add_user("secret@example.com", secret)
+    smtp_server.users["secret@example.com"] = secret
+    outputs = [
+        mailmatch(
+            home,
+            "accounts",
+            "add",
+            "secret@example.com",
+            "--name",
+            "s",
+            "--password-stdin",
+            *server_flags(dovecot, smtp_server),
+            stdin=secret,
+        )
+    ]
+    outputs.append(mailmatch(home, "accounts", "test", "s", "--json"))
+    outputs.append(mailmatch(home, "accounts", "test", "s"))
+    outputs.append(mailmatch(home, "accounts", "list", "--json"))
+    outputs.append(mailmatch(home, "accounts", "show", "s", "--json"))
+    outputs.append(mailmatch(home, "keys", "rotate"))
+    outputs.append(mailmatch(home, "accounts", "test", "s", "--json"))
+    assert outputs[0].returncode == 0, outputs[0].stdout + outputs[0].stderr
+    assert outputs[-1].returncode == 0, outputs[-1].stdout
+    for out in outputs:
+        assert secret not in out.stdout and secret not in out.stderr
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name == "mailmatch.log" for p in files)
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("bad", ["not-an-address", ""])
+def test_bad_address_is_a_clear_error(tmp_path: Path, bad: str) -> None:
+    result = mailmatch(
+        tmp_path,
+        "accounts",
+        "add",
+        bad,
+        "--password-stdin",
+        "--no-test",
+        "--imap-host",
+        "x",
+        "--smtp-host",
+        "y",
+        stdin="pw",
+    )
+    assert result.returncode == 1
+    assert "error" in result.stderr

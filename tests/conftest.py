@@ -1,0 +1,151 @@
+"""Fixtures shared by the whole suite: real servers once per session, scripted ones per test.
+
+Real servers (Dovecot, aiosmtpd) are session-scoped because starting them is the slow part and
+tests only read from them or use their own addresses; scripted, silent and bare-TLS servers are
+function-scoped because each test configures its own replies and inspects what it received.
+Everything listens on 127.0.0.1 on kernel-chosen ports and lives in temporary directories.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers.certs import Certs, make_certs
+from tests.servers.dovecot import DOVECOT_NOT_INSTALLED, Dovecot
+from tests.servers.scripted import ScriptedIMAP, ScriptedSMTP
+from tests.servers.smtp import SMTPServer
+from tests.servers.tcp import LineServer, SilentServer, TLSServer, server_context
+
+#: The directory next to the repository (``../shared``): reference data and corpora.
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+CORPUS = SHARED / "corpora" / "spamassassin"
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """The test CA and the good, expired and self-signed ``localhost`` certificates."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def dovecot(certs: Certs) -> Iterator[Dovecot]:
+    """A running Dovecot with ``user@example.com`` and the IMAP-disabled ``noimap@example.com``.
+
+    Fails (does not skip) when Dovecot is missing: the connection tests are the point of the
+    suite and must not silently vanish on a machine that lacks the package.
+    """
+    if shutil.which("dovecot") is None or shutil.which("doveadm") is None:
+        pytest.fail(DOVECOT_NOT_INSTALLED, pytrace=False)
+    if os.geteuid() != 0:
+        pytest.fail(
+            "the Dovecot fixture runs as root (it creates the vmail user and starts dovecot): "
+            "run the tests as root, as CI does",
+            pytrace=False,
+        )
+    server = Dovecot(certs)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(certs: Certs) -> Iterator[SMTPServer]:
+    """aiosmtpd with AUTH on an implicit-TLS port and a STARTTLS port (shared: see ``clear``)."""
+    server = SMTPServer(certs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _factory(
+    certs: Certs, cls: type[ScriptedIMAP] | type[ScriptedSMTP]
+) -> tuple[Callable[..., Any], list[LineServer]]:
+    started: list[LineServer] = []
+
+    def make(*, tls: bool = False, starttls: bool = False, **kwargs: Any) -> Any:
+        context = server_context(certs.cert, certs.key)
+        server = cls(
+            tls_context=context if tls else None,
+            starttls_context=context if starttls else None,
+            **kwargs,
+        ).start()
+        started.append(server)
+        return server
+
+    return make, started
+
+
+@pytest.fixture
+def scripted_imap(certs: Certs) -> Iterator[Callable[..., ScriptedIMAP]]:
+    """Factory: ``scripted_imap(login_reply="NO [ALERT] ...", tls=False, starttls=False, ...)``.
+
+    Keyword arguments are those of :class:`~tests.servers.scripted.ScriptedIMAP`; ``tls=True``
+    serves implicit TLS and ``starttls=True`` offers STARTTLS, both with the CA-signed cert.
+    """
+    make, started = _factory(certs, ScriptedIMAP)
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def scripted_smtp(certs: Certs) -> Iterator[Callable[..., ScriptedSMTP]]:
+    """Factory: ``scripted_smtp(auth_reply="534-5.7.9 ...\\r\\n534 5.7.9 ...", tls=False, ...)``."""
+    make, started = _factory(certs, ScriptedSMTP)
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    """A started server that accepts connections and never sends a byte (``.port``)."""
+    with SilentServer() as server:
+        yield server
+
+
+@pytest.fixture
+def expired_tls_server(certs: Certs) -> Iterator[TLSServer]:
+    """Implicit TLS with an expired ``localhost`` certificate signed by the test CA."""
+    with TLSServer(certs.expired_cert, certs.expired_key) as server:
+        yield server
+
+
+@pytest.fixture
+def selfsigned_tls_server(certs: Certs) -> Iterator[TLSServer]:
+    """Implicit TLS with a self-signed ``localhost`` certificate (its pin is in ``certs``)."""
+    with TLSServer(certs.selfsigned_cert, certs.selfsigned_key) as server:
+        yield server
+
+
+@pytest.fixture
+def mailmatch_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``MAILMATCH_HOME`` and no other ``MAILMATCH_*`` variable; returns the home.
+
+    Clearing the others keeps a developer's own settings (a database URL, a DNS server) from
+    leaking into tests.
+    """
+    for name in list(os.environ):
+        if name.startswith("MAILMATCH_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "mailmatch-home"
+    home.mkdir()
+    monkeypatch.setenv("MAILMATCH_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The SpamAssassin public corpus in ``../shared/corpora/spamassassin`` (skips if absent)."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not available: {CORPUS} is missing (it lives outside the repository)")
+    return CORPUS
