@@ -41,9 +41,9 @@ def print_discovery(console: Console, found: Discovery, *, brief: bool = False) 
     for note in found.notes:
         console.print(f"  {note}", style="dim", highlight=False)
     console.print(
-        f"  IMAP  {found.imap.host}:{found.imap.port} ({found.imap.security})"
-        f"   SMTP  {found.smtp.host}:{found.smtp.port} ({found.smtp.security})"
-        f"   user  {found.username}",
+        f"  IMAP  {found.imap.host}:{found.imap.port} ({found.imap.security})\n"
+        f"  SMTP  {found.smtp.host}:{found.smtp.port} ({found.smtp.security})\n"
+        f"  user  {found.username}",
         highlight=False,
     )
     if provider is None:
