@@ -12,15 +12,10 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from mailmatch.accounts.probe import (
-    Credentials,
-    ProbeContext,
-    probe_imap,
-    probe_smtp,
-    smtp_fallbacks,
-)
+from mailmatch.accounts.probe import probe_imap, probe_smtp, smtp_fallbacks
 from mailmatch.accounts.tls import TlsOptions
 from mailmatch.errors import Code
+from mailmatch.imap.session import Credentials, ProbeContext
 from mailmatch.providers.catalog import load_catalog
 from mailmatch.providers.models import Provider, Security, Server
 

@@ -17,27 +17,24 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.imapclient import SocketTimeout
+from imapclient.exceptions import IMAPClientError
 
-from mailmatch.accounts.diagnosis import (
-    AuthContext,
-    classify_auth_text,
-    classify_exception,
-    diagnose,
-    tls_hint,
-)
-from mailmatch.accounts.tls import TlsOptions
+from mailmatch.accounts.diagnosis import diagnose
 from mailmatch.errors import Code, Diagnosis
+from mailmatch.imap.session import (
+    Credentials,
+    ProbeContext,
+    SessionError,
+    Step,
+    fail_auth,
+    fail_server,
+    fail_tls,
+    fail_transport,
+    imap_text,
+    open_imap,
+    tls_version,
+)
 from mailmatch.providers.models import Protocol, Provider, Security, Server
-
-
-@dataclass
-class Step:
-    name: str
-    ok: bool
-    detail: str = ""
 
 
 @dataclass
@@ -96,174 +93,42 @@ class ConnectionTest:
         return {"ok": self.ok, "imap": self.imap.to_json(), "smtp": self.smtp.to_json()}
 
 
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
-
-    def __repr__(self) -> str:  # never show the password in a traceback or log
-        return f"Credentials(username={self.username!r}, password='***')"
-
-
-@dataclass(frozen=True)
-class ProbeContext:
-    provider: Provider | None
-    tls: TlsOptions
-    timeout: float
-    password_looks_like_app_password: bool | None = None
-    ever_worked: bool = False
-
-
-def _fail_transport(
-    result: ProtocolResult, exc: BaseException, ctx: ProbeContext, step: str
-) -> ProtocolResult:
-    code, why = classify_exception(exc)
-    detail = tls_hint(result.server, why) if code is Code.TLS_ERROR else None
-    result.steps.append(Step(step, False, why))
-    result.diagnosis = diagnose(
-        code,
-        protocol=result.protocol,
-        server=result.server,
-        provider=ctx.provider,
-        server_text=None,
-        why=why,
-        tls_detail=detail,
-    )
+def _fail(result: ProtocolResult, error: SessionError) -> ProtocolResult:
+    result.diagnosis = error.diagnosis
+    result.classified_by = error.classified_by
     return result
 
 
-def _fail_auth(
-    result: ProtocolResult, text: str, ctx: ProbeContext, reply_code: int | None = None
-) -> ProtocolResult:
-    auth = AuthContext(
-        protocol=result.protocol,
-        provider=ctx.provider,
-        server=result.server,
-        password_looks_like_app_password=ctx.password_looks_like_app_password,
-        ever_worked=ctx.ever_worked,
-    )
-    code, why = classify_auth_text(auth, text, reply_code)
-    result.classified_by = why
-    result.steps.append(Step("login", False, text))
-    result.diagnosis = diagnose(
-        code,
-        protocol=result.protocol,
-        server=result.server,
-        provider=ctx.provider,
-        server_text=text,
-    )
-    return result
-
-
-def _fail_tls(result: ProtocolResult, ctx: ProbeContext, hint: str, why: str) -> ProtocolResult:
-    result.steps.append(Step("tls", False, why))
-    result.diagnosis = diagnose(
-        Code.TLS_ERROR,
-        protocol=result.protocol,
-        server=result.server,
-        provider=ctx.provider,
-        server_text=None,
-        why=why,
-        tls_detail=hint,
-    )
-    return result
-
-
-def _imap_text(exc: IMAPClientError) -> str:
-    """IMAPClient wraps the reply as "login failed: b'...'"; keep only the server's words."""
-    text = str(exc)
-    for prefix in ("login failed: ", "LOGIN command error: "):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    if text.startswith(("b'", 'b"')) and text.endswith(text[1]):
-        text = text[2:-1]
-    return text
+def _failed(result: ProtocolResult, error: SessionError) -> ProtocolResult:
+    result.steps.append(Step(error.step, False, error.detail))
+    return _fail(result, error)
 
 
 def probe_imap(server: Server, creds: Credentials, ctx: ProbeContext) -> ProtocolResult:
+    """Log in, read capabilities and folders, EXAMINE INBOX (read-only), log out."""
     result = ProtocolResult(Protocol.IMAP, server)
-    ssl_context = ctx.tls.context()
     try:
-        client = IMAPClient(
-            server.host,
-            port=server.port,
-            ssl=server.security is Security.SSL,
-            ssl_context=ssl_context,
-            timeout=SocketTimeout(connect=ctx.timeout, read=ctx.timeout),
-            use_uid=True,
-        )
-    except (OSError, ssl.SSLError, IMAPClientError, EOFError) as exc:
-        return _fail_transport(result, exc, ctx, "connect")
-    result.steps.append(Step("connect", True, f"{server.host}:{server.port}"))
+        client = open_imap(server, creds, ctx, result.steps)
+    except SessionError as error:
+        return _fail(result, error)
     try:
-        return _imap_session(client, result, creds, ctx, ssl_context)
+        result.capabilities = sorted(c.decode() for c in client.capabilities())
+        result.steps.append(Step("capabilities", True, " ".join(result.capabilities)))
+        result.folders = [name for _flags, _delim, name in client.list_folders()]
+        result.steps.append(Step("list", True, f"{len(result.folders)} folders"))
+        info = client.select_folder("INBOX", readonly=True)
+        exists = info.get(b"EXISTS", 0)
+        result.steps.append(Step("select", True, f"INBOX read-only, {exists} messages"))
+        client.logout()
     except (OSError, EOFError) as exc:
-        return _fail_transport(result, exc, ctx, "session")
+        return _failed(result, fail_transport(Protocol.IMAP, server, exc, ctx, "session"))
     except IMAPClientError as exc:
-        result.steps.append(Step("session", False, _imap_text(exc)))
-        result.diagnosis = diagnose(
-            Code.SERVER_ERROR,
-            protocol=Protocol.IMAP,
-            server=server,
-            provider=ctx.provider,
-            server_text=_imap_text(exc),
-        )
-        return result
+        return _failed(result, fail_server(Protocol.IMAP, server, ctx, imap_text(exc)))
     finally:
         with contextlib.suppress(OSError):
             client.shutdown()
-
-
-def _imap_session(
-    client: IMAPClient,
-    result: ProtocolResult,
-    creds: Credentials,
-    ctx: ProbeContext,
-    ssl_context: ssl.SSLContext,
-) -> ProtocolResult:
-    server = result.server
-    if server.security is Security.STARTTLS:
-        if not client.has_capability("STARTTLS"):
-            return _fail_tls(result, ctx, "no_starttls", "the server does not offer STARTTLS")
-        try:
-            client.starttls(ssl_context)
-        except (ssl.SSLError, OSError) as exc:
-            return _fail_transport(result, exc, ctx, "tls")
-    if server.security is not Security.PLAIN:
-        try:
-            ctx.tls.check_peer(client.socket())
-        except ssl.SSLError as exc:
-            return _fail_tls(result, ctx, "fingerprint", str(exc.args[0]))
-        result.steps.append(Step("tls", True, _tls_version(client.socket())))
-    try:
-        client.login(creds.username, creds.password)
-    except LoginError as exc:
-        text = _imap_text(exc)
-        return _fail_auth(result, text, ctx)
-    result.steps.append(Step("login", True, creds.username))
-    result.capabilities = sorted(c.decode() for c in client.capabilities())
-    result.steps.append(Step("capabilities", True, " ".join(result.capabilities)))
-    if client.has_capability("ID"):
-        client.id_({"name": "mailmatch", "version": _version()})
-    result.folders = [name for _flags, _delim, name in client.list_folders()]
-    result.steps.append(Step("list", True, f"{len(result.folders)} folders"))
-    info = client.select_folder("INBOX", readonly=True)
-    exists = info.get(b"EXISTS", 0)
-    result.steps.append(Step("select", True, f"INBOX read-only, {exists} messages"))
-    client.logout()
     result.ok = True
     return result
-
-
-def _tls_version(sock: object) -> str:
-    version = getattr(sock, "version", None)
-    return str(version()) if callable(version) else "TLS"
-
-
-def _version() -> str:
-    from mailmatch import __version__
-
-    return __version__
 
 
 def _smtp_connect(server: Server, ctx: ProbeContext, ssl_context: ssl.SSLContext) -> smtplib.SMTP:
@@ -283,28 +148,34 @@ def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> P
     except (OSError, smtplib.SMTPException) as exc:
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             exc = ConnectionResetError("the server closed the connection")
-        return _fail_transport(result, exc, ctx, "connect")
+        return _failed(result, fail_transport(Protocol.SMTP, server, exc, ctx, "connect"))
     result.steps.append(Step("connect", True, f"{server.host}:{server.port}"))
     try:
         smtp.ehlo()
         if server.security is Security.STARTTLS:
             if not smtp.has_extn("starttls"):
-                return _fail_tls(result, ctx, "no_starttls", "the server does not offer STARTTLS")
+                return _failed(
+                    result,
+                    fail_tls(Protocol.SMTP, server, ctx, "no_starttls", "no STARTTLS offered"),
+                )
             smtp.starttls(context=ssl_context)
             smtp.ehlo()
         if server.security is not Security.PLAIN:
             try:
                 ctx.tls.check_peer(smtp.sock)
             except ssl.SSLError as exc:
-                return _fail_tls(result, ctx, "fingerprint", str(exc.args[0]))
-            result.steps.append(Step("tls", True, _tls_version(smtp.sock)))
+                return _failed(
+                    result,
+                    fail_tls(Protocol.SMTP, server, ctx, "fingerprint", str(exc.args[0])),
+                )
+            result.steps.append(Step("tls", True, tls_version(smtp.sock)))
         result.capabilities = sorted(k.upper() for k in smtp.esmtp_features)
         result.steps.append(Step("ehlo", True, " ".join(result.capabilities)))
         try:
             _smtp_login(smtp, creds)
         except smtplib.SMTPAuthenticationError as exc:
             text = _smtp_text(exc.smtp_code, exc.smtp_error)
-            return _fail_auth(result, text, ctx, exc.smtp_code)
+            return _failed(result, fail_auth(Protocol.SMTP, server, text, ctx, exc.smtp_code))
         except smtplib.SMTPNotSupportedError:
             result.steps.append(Step("login", False, "the server offers no AUTH"))
             result.diagnosis = diagnose(
@@ -329,7 +200,7 @@ def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> P
     except (OSError, smtplib.SMTPException) as exc:
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             exc = ConnectionResetError(str(exc) or "the server closed the connection")
-        return _fail_transport(result, exc, ctx, "session")
+        return _failed(result, fail_transport(Protocol.SMTP, server, exc, ctx, "session"))
     finally:
         try:
             smtp.quit()

@@ -12,18 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mailmatch.accounts.probe import (
-    ConnectionTest,
-    Credentials,
-    ProbeContext,
-    probe_imap,
-    probe_smtp,
-    smtp_fallbacks,
-)
+from mailmatch.accounts.probe import ConnectionTest, probe_imap, probe_smtp, smtp_fallbacks
 from mailmatch.accounts.tls import TlsOptions, normalize_fingerprint
 from mailmatch.accounts.vault import Vault
 from mailmatch.config import Settings
 from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
+from mailmatch.imap.session import Credentials, ProbeContext
 from mailmatch.providers.app_passwords import PasswordCheck, check_password
 from mailmatch.providers.catalog import Catalog, load_catalog
 from mailmatch.providers.discovery import discover, manual_settings

@@ -1,0 +1,1 @@
+"""IMAP: opening an authenticated session, finding folders, provider quirks."""
