@@ -5,17 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine, create_engine
 
-from mailmatch.store.models import Base
+from mailmatch.store.models import Base, include_object
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    # FTS5 shadow tables are managed by hand-written migrations; autogenerate must not drop them.
-    return not (type_ == "table" and name is not None and "_fts" in name)
 
 
 def run_migrations() -> None:
