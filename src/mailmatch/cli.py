@@ -272,3 +272,7 @@ def keys_rotate(as_json: JsonOpt = False) -> None:
 
 def main() -> None:
     app()
+
+
+# The mail commands (imports, files, messages, export, worker) register on ``app``.
+from mailmatch import cli_mail  # noqa: E402,F401

@@ -1,0 +1,246 @@
+"""Commands for imports, mail files, stored messages, export and the worker.
+
+Registered on the main ``app`` by :mod:`mailmatch.cli`; thin like the rest: parse, call a
+service, render.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mailmatch.cli import JsonOpt, _emit, _run, _settings, app, err, out
+from mailmatch.config import Settings
+
+imports_app = typer.Typer(no_args_is_help=True, help="Named imports of a mailbox's folders.")
+messages_app = typer.Typer(no_args_is_help=True, help="Stored messages.")
+app.add_typer(imports_app, name="imports")
+app.add_typer(messages_app, name="messages")
+
+
+def _runner(settings: Settings) -> Any:
+    from mailmatch.accounts.service import AccountService
+    from mailmatch.sync.runner import ImportRunner
+
+    return ImportRunner(AccountService.open(settings))
+
+
+def _store(settings: Settings) -> Any:
+    from mailmatch.store.db import open_database
+    from mailmatch.store.messages import MessageStore
+
+    return MessageStore(open_database(settings))
+
+
+def _imports(settings: Settings) -> Any:
+    from mailmatch.imports.service import ImportService
+    from mailmatch.store.db import open_database
+
+    return ImportService(open_database(settings))
+
+
+@imports_app.command("create")
+def imports_create(
+    name: str,
+    account: Annotated[str, typer.Option("--account", help="The account to read.")],
+    folders: Annotated[
+        str | None, typer.Option(help="Comma-separated folders (default: INBOX and Sent).")
+    ] = None,
+    every: Annotated[str | None, typer.Option(help="Schedule, e.g. 20m; none = manual.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a named import (start it with: mailmatch imports run NAME)."""
+    from mailmatch.timeutil import parse_every
+
+    settings = _settings()
+    seconds = _run(lambda: parse_every(every), as_json) if every else None
+    wanted = [f.strip() for f in folders.split(",") if f.strip()] if folders else None
+    view = _run(lambda: _imports(settings).create(name, account, wanted, seconds), as_json)
+    if as_json:
+        _emit(view.to_json())
+    else:
+        out.print(f"Created import {name}. Start it with: mailmatch imports run {name}")
+
+
+@imports_app.command("run")
+def imports_run(name: str, as_json: JsonOpt = False) -> None:
+    """Start Import Manually: run it now, with a progress bar."""
+    settings = _settings()
+    runner = _run(lambda: _runner(settings), as_json)
+    if as_json or not sys.stderr.isatty():
+        result = _run(lambda: runner.run(name), as_json)
+    else:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(folder: str, done: int, total: int) -> None:
+                if folder not in tasks:
+                    tasks[folder] = bar.add_task(folder, total=total)
+                bar.update(tasks[folder], completed=done, total=total)
+
+            result = _run(lambda: runner.run(name, progress=progress))
+    if as_json:
+        _emit(result.to_json())
+    else:
+        from mailmatch.render_mail import print_run
+
+        print_run(out, result)
+    raise typer.Exit(0 if result.state == "ok" else 1)
+
+
+@imports_app.command("list")
+def imports_list(as_json: JsonOpt = False) -> None:
+    """Every import with its health."""
+    settings = _settings()
+    views = _run(lambda: _imports(settings).list(), as_json)
+    if as_json:
+        _emit([v.to_json() for v in views])
+        return
+    from mailmatch.render_mail import print_imports
+
+    print_imports(out, views)
+
+
+@imports_app.command("show")
+def imports_show(name: str, as_json: JsonOpt = False) -> None:
+    """One import: state, last run, last error with advice, folder checkpoints, alerts."""
+    settings = _settings()
+    view = _run(lambda: _imports(settings).get(name), as_json)
+    if as_json:
+        _emit(view.to_json())
+        return
+    from mailmatch.render_mail import print_import
+
+    print_import(out, view)
+
+
+@imports_app.command("remove")
+def imports_remove(name: str) -> None:
+    """Remove an import (stored messages stay)."""
+    settings = _settings()
+    _run(lambda: _imports(settings).remove(name))
+    out.print(f"Removed import {name}.")
+
+
+@app.command("import-file")
+def import_file_cmd(
+    path: Annotated[Path, typer.Argument(help="An mbox file, a Maildir or an .eml file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a mail file through the same pipeline as IMAP; importing twice adds nothing."""
+    from mailmatch.imports.files import import_file
+
+    settings = _settings()
+    store = _run(lambda: _store(settings), as_json)
+    result = _run(lambda: import_file(store, path), as_json)
+    if as_json:
+        _emit(result.to_json())
+    else:
+        out.print(
+            f"{result.messages} messages in {result.path} ({result.kind}): {result.new} new, "
+            f"{result.skipped_duplicates} already stored, {result.defective} defective "
+            f"(kept raw), {result.seconds:.1f}s"
+        )
+
+
+@messages_app.command("search")
+def messages_search(
+    query: str,
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Full-text search over subjects, addresses, bodies and attachment names."""
+    from mailmatch.imports.messages import MessageService
+
+    settings = _settings()
+    hits = _run(lambda: MessageService(_store(settings)).search(query, limit), as_json)
+    if as_json:
+        _emit(hits)
+        return
+    table = Table("id", "date", "from", "subject")
+    for hit in hits:
+        table.add_row(str(hit["id"]), (hit["date"] or "")[:10], hit["from"] or "", hit["subject"])
+    out.print(table)
+
+
+@messages_app.command("show")
+def messages_show(
+    message_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOpt = False
+) -> None:
+    """One message: headers, addresses, where it is, its thread and its text."""
+    from mailmatch.imports.messages import MessageService
+
+    settings = _settings()
+    data = _run(lambda: MessageService(_store(settings)).show(message_id), as_json)
+    if as_json:
+        _emit(data)
+        return
+    from mailmatch.render_mail import print_message
+
+    print_message(out, data)
+
+
+@messages_app.command("raw")
+def messages_raw(message_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """The message's bytes exactly as the server sent them."""
+    from mailmatch.imports.messages import MessageService
+
+    settings = _settings()
+    raw = _run(lambda: MessageService(_store(settings)).raw(message_id))
+    sys.stdout.buffer.write(raw)
+    sys.stdout.buffer.flush()
+
+
+@app.command("export")
+def export_cmd(
+    kind: Annotated[str, typer.Argument(metavar="maildir|mbox")],
+    dest: Annotated[Path, typer.Argument(metavar="DEST")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write every stored message, byte for byte, to a Maildir or an mbox file."""
+    from mailmatch.imports.export import export
+
+    settings = _settings()
+    count = _run(lambda: export(_store(settings), kind, dest), as_json)
+    if as_json:
+        print(json.dumps({"exported": count, "format": kind, "dest": str(dest)}))
+    else:
+        out.print(f"Exported {count} messages to {dest} ({kind}).")
+
+
+@app.command("worker")
+def worker_cmd(
+    interval: Annotated[float, typer.Option(help="Seconds between schedule checks.")] = 30,
+    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
+) -> None:
+    """Run scheduled imports when they are due (the same scheduler runs inside serve)."""
+    from mailmatch.jobs.scheduler import run_due, worker_loop
+
+    settings = _settings()
+    runner = _run(lambda: _runner(settings))
+    if once:
+        tick = run_due(runner)
+        for result in tick.ran:
+            out.print(f"{result.name}: {result.state}, {result.new} new")
+        for name, why in tick.skipped.items():
+            out.print(f"{name}: skipped ({why})")
+        return
+    stop = threading.Event()
+    out.print(f"Checking for due imports every {interval:g}s; Ctrl-C stops.")
+    try:
+        worker_loop(runner, interval, stop)
+    except KeyboardInterrupt:
+        stop.set()

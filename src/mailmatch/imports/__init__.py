@@ -1,0 +1,1 @@
+"""Named imports: what to read, when, and how healthy it is."""

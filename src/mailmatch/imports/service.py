@@ -1,0 +1,146 @@
+"""Create, list, show and remove named imports; the runner does the work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailmatch.errors import AlreadyExists, NotFound
+from mailmatch.store.db import Database
+from mailmatch.store.models import Account, Alert, FolderState, Import
+from mailmatch.timeutil import aware, format_every, now
+
+
+@dataclass
+class ImportView:
+    name: str
+    account: str
+    folders: list[str] | None
+    every_seconds: int | None
+    state: str
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_ok_at: datetime | None
+    failing_since: datetime | None
+    last_stats: dict[str, Any] | None
+    last_error: dict[str, Any] | None
+    alerts: list[dict[str, Any]]
+    folder_states: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "name": self.name,
+            "account": self.account,
+            "folders": self.folders,
+            "every": format_every(self.every_seconds),
+            "state": self.state,
+            "next_run_at": iso(self.next_run_at),
+            "last_run_at": iso(self.last_run_at),
+            "last_ok_at": iso(self.last_ok_at),
+            "failing_since": iso(self.failing_since),
+            "last_run": self.last_stats,
+            "last_error": self.last_error,
+            "alerts": self.alerts,
+            "folder_states": self.folder_states,
+        }
+
+
+def import_row(session: Session, name: str) -> Import:
+    row = session.scalar(select(Import).where(Import.name == name))
+    if row is None:
+        raise NotFound(f"no import named {name!r}", advice=["list them: mailmatch imports list"])
+    return row
+
+
+class ImportService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self, name: str, account: str, folders: list[str] | None, every_seconds: int | None
+    ) -> ImportView:
+        with self.db.session() as session:
+            acc = session.scalar(select(Account).where(Account.name == account))
+            if acc is None:
+                raise NotFound(
+                    f"no account named {account!r}",
+                    advice=["connect it first: mailmatch accounts add ADDRESS"],
+                )
+            if session.scalar(select(Import.id).where(Import.name == name)) is not None:
+                raise AlreadyExists(f"an import named {name!r} exists")
+            row = Import(
+                name=name,
+                account_id=acc.id,
+                folders=folders or None,
+                every_seconds=every_seconds,
+                next_run_at=now() if every_seconds else None,
+                state="ok",
+                failures=0,
+            )
+            session.add(row)
+            session.flush()
+            return self._view(session, row)
+
+    def list(self) -> list[ImportView]:
+        with self.db.session() as session:
+            rows = session.scalars(select(Import).order_by(Import.name)).all()
+            return [self._view(session, r) for r in rows]
+
+    def get(self, name: str) -> ImportView:
+        with self.db.session() as session:
+            return self._view(session, import_row(session, name))
+
+    def remove(self, name: str) -> None:
+        with self.db.session() as session:
+            row = import_row(session, name)
+            for alert in session.scalars(select(Alert).where(Alert.import_id == row.id)):
+                session.delete(alert)
+            session.delete(row)
+
+    def _view(self, session: Session, row: Import) -> ImportView:
+        account = session.get(Account, row.account_id)
+        alerts = session.scalars(
+            select(Alert).where(Alert.import_id == row.id, Alert.resolved_at.is_(None))
+        ).all()
+        states = session.scalars(
+            select(FolderState).where(FolderState.account_id == row.account_id)
+        ).all()
+        return ImportView(
+            name=row.name,
+            account=account.name if account else "?",
+            folders=row.folders,
+            every_seconds=row.every_seconds,
+            state=row.state,
+            next_run_at=aware(row.next_run_at),
+            last_run_at=aware(row.last_run_at),
+            last_ok_at=aware(row.last_ok_at),
+            failing_since=aware(row.failing_since),
+            last_stats=row.last_stats,
+            last_error=row.last_error,
+            alerts=[
+                {
+                    "code": a.code,
+                    "message": a.message,
+                    "created_at": (aware(a.created_at) or now()).isoformat(),
+                }
+                for a in alerts
+            ],
+            folder_states=[
+                {
+                    "folder": s.folder,
+                    "uidvalidity": s.uidvalidity,
+                    "uidnext": s.uidnext,
+                    "highestmodseq": s.highestmodseq,
+                    "last_uid": s.last_uid,
+                    "exists": s.exists,
+                }
+                for s in states
+            ],
+        )

@@ -1,0 +1,1 @@
+"""Running due imports without a person: the schedule lives in the database."""

@@ -1,0 +1,64 @@
+"""The embedded scheduler: run every import whose ``next_run_at`` has come.
+
+The schedule is data (``imports.next_run_at``), and each run takes the import's lease, so any
+number of schedulers (``mailmatch worker`` processes, the one inside ``mailmatch serve``) can
+poll the same database without running an import twice. Imports paused for a refused password
+are skipped until the password is replaced: a scheduler never retries a login in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from mailmatch.errors import MailmatchError
+from mailmatch.store.models import Import
+from mailmatch.sync.runner import AlreadyRunning, ImportBlocked, ImportRunner, RunResult
+from mailmatch.timeutil import now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tick:
+    ran: list[RunResult] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> why
+
+
+def due_imports(runner: ImportRunner) -> list[str]:
+    with runner.db.session() as session:
+        return list(
+            session.scalars(
+                select(Import.name)
+                .where(Import.every_seconds.is_not(None), Import.next_run_at <= now())
+                .order_by(Import.next_run_at)
+            )
+        )
+
+
+def run_due(runner: ImportRunner) -> Tick:
+    tick = Tick()
+    for name in due_imports(runner):
+        try:
+            tick.ran.append(runner.run(name))
+        except (AlreadyRunning, ImportBlocked) as exc:
+            tick.skipped[name] = exc.code
+        except MailmatchError as exc:
+            log.error("import %s: %s", name, exc.message)
+            tick.skipped[name] = exc.code
+    return tick
+
+
+def worker_loop(runner: ImportRunner, interval: float, stop: threading.Event) -> None:
+    """Poll until ``stop`` is set; errors in one import never stop the loop."""
+    while not stop.is_set():
+        try:
+            tick = run_due(runner)
+            for result in tick.ran:
+                log.info("import %s: %s, %d new", result.name, result.state, result.new)
+        except Exception:
+            log.exception("scheduler tick failed")
+        stop.wait(interval)

@@ -1,0 +1,362 @@
+"""The message store: add a batch of parsed messages in one transaction, read them back.
+
+A batch is the unit of durability. Its blobs, messages, addresses, attachments, thread links,
+search entries, folder locations and the caller's checkpoint (``on_commit``) are written in one
+transaction, so a crash or a dropped connection loses at most the batch in flight, and the next
+run starts exactly after the last one that committed.
+
+Deduplication is by SHA-256 of the raw bytes: a message seen again (in another folder, after a
+UIDVALIDITY reset, from a second run racing this one) only gains a location.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Insert
+
+from mailmatch.ingest.models import ParsedMessage
+from mailmatch.ingest.threading import normalize_subject, participants_key, thread_ids
+from mailmatch.store.blobs import pack, unpack
+from mailmatch.store.db import Database
+from mailmatch.store.models import (
+    AttachmentRow,
+    Blob,
+    Location,
+    Message,
+    MessageAddress,
+    Thread,
+    ThreadLink,
+)
+from mailmatch.store.search import SearchDoc, SearchIndex
+
+ROLES = ("from_", "to", "cc", "bcc", "reply_to", "sender")
+
+
+@dataclass(frozen=True)
+class LocationKey:
+    account_id: int
+    folder: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass
+class Incoming:
+    raw: bytes
+    parsed: ParsedMessage
+    location: LocationKey | None = None
+
+
+@dataclass
+class BatchResult:
+    new: int = 0
+    duplicates: int = 0
+    defective: int = 0
+    message_pks: list[int] = field(default_factory=list)  # new messages, for matching
+
+
+def _table(model: Any) -> Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+BLOBS, MESSAGES, ADDRESSES = _table(Blob), _table(Message), _table(MessageAddress)
+ATTACHMENTS, LOCATIONS = _table(AttachmentRow), _table(Location)
+THREADS, LINKS = _table(Thread), _table(ThreadLink)
+
+
+def insert_ignore(conn: Connection, table: Table) -> Insert:
+    """INSERT that skips rows whose unique key exists (a concurrent run stored them first)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+class MessageStore:
+    def __init__(self, db: Database, *, attachment_cap: int = 25 * 1024 * 1024) -> None:
+        self.db = db
+        self.attachment_cap = attachment_cap
+        self.search_index = SearchIndex(db.engine.dialect.name)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add_batch(
+        self, items: list[Incoming], on_commit: Callable[[Connection], None] | None = None
+    ) -> BatchResult:
+        result = BatchResult()
+        with self.db.engine.begin() as conn:
+            shas = list({item.parsed.sha256 for item in items})
+            known = self._existing(conn, shas)
+            fresh: dict[str, Incoming] = {}
+            for item in items:
+                sha = item.parsed.sha256
+                if sha in known or sha in fresh:
+                    result.duplicates += 1
+                else:
+                    fresh[sha] = item
+            if fresh:
+                pks = self._insert_new(conn, list(fresh.values()))
+                known.update(pks)
+                result.new = len(pks)
+                result.message_pks = list(pks.values())
+                result.defective = sum(1 for i in fresh.values() if i.parsed.parse_level != "full")
+            locations = [
+                {
+                    "account_id": i.location.account_id,
+                    "folder": i.location.folder,
+                    "uidvalidity": i.location.uidvalidity,
+                    "uid": i.location.uid,
+                    "message_pk": known[i.parsed.sha256],
+                }
+                for i in items
+                if i.location is not None
+            ]
+            if locations:
+                conn.execute(insert_ignore(conn, LOCATIONS), locations)
+            if on_commit is not None:
+                on_commit(conn)
+        return result
+
+    @staticmethod
+    def _existing(conn: Connection, shas: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(shas), 500):
+            chunk = shas[start : start + 500]
+            rows = conn.execute(
+                select(MESSAGES.c.sha256, MESSAGES.c.id).where(MESSAGES.c.sha256.in_(chunk))
+            )
+            found.update({sha: pk for sha, pk in rows})
+        return found
+
+    def _insert_new(self, conn: Connection, items: list[Incoming]) -> dict[str, int]:
+        blobs = []
+        for item in items:
+            codec, data = pack(item.raw)
+            blobs.append(
+                {"sha256": item.parsed.sha256, "size": len(item.raw), "codec": codec, "data": data}
+            )
+        for item in items:
+            for att in item.parsed.attachments:
+                if att.data is not None and att.size <= self.attachment_cap:
+                    codec, data = pack(att.data)
+                    blobs.append(
+                        {"sha256": att.sha256, "size": att.size, "codec": codec, "data": data}
+                    )
+        conn.execute(insert_ignore(conn, BLOBS), blobs)
+
+        threads = _Threader(conn)
+        rows = []
+        for item in items:
+            p = item.parsed
+            sender = p.from_[0] if p.from_ else (p.sender[0] if p.sender else None)
+            rows.append(
+                {
+                    "sha256": p.sha256,
+                    "size": p.size,
+                    "message_id": p.message_id,
+                    "subject": p.subject,
+                    "date": p.date,
+                    "from_email": sender.email if sender else None,
+                    "from_name": sender.name if sender else None,
+                    "in_reply_to": p.in_reply_to,
+                    "references": p.references,
+                    "thread_id": threads.assign(p),
+                    "body_text": p.body_text,
+                    "parse_level": p.parse_level,
+                    "defects": p.defects,
+                    "attachment_count": len(p.attachments),
+                }
+            )
+        inserted = conn.execute(
+            MESSAGES.insert().returning(
+                MESSAGES.c.id, MESSAGES.c.sha256, sort_by_parameter_order=True
+            ),
+            rows,
+        )
+        pks = {sha: pk for pk, sha in inserted}
+        threads.flush()
+
+        addresses, attachments, docs = [], [], []
+        for item in items:
+            p, pk = item.parsed, pks[item.parsed.sha256]
+            words = []
+            for role in ROLES:
+                for addr in getattr(p, role):
+                    addresses.append(
+                        {
+                            "message_pk": pk,
+                            "role": role.rstrip("_"),
+                            "email": addr.email,
+                            "name": addr.name,
+                        }
+                    )
+                    words.append(f"{addr.name} {addr.email}")
+            for att in p.attachments:
+                attachments.append(
+                    {
+                        "message_pk": pk,
+                        "sha256": att.sha256,
+                        "filename": att.filename,
+                        "content_type": att.content_type,
+                        "size": att.size,
+                        "stored": att.data is not None and att.size <= self.attachment_cap,
+                        "inline": att.inline,
+                    }
+                )
+            names = " ".join(a.filename for a in p.attachments if a.filename)
+            docs.append(SearchDoc(pk, p.subject, " ".join(words), f"{p.body_text} {names}"))
+        if addresses:
+            conn.execute(ADDRESSES.insert(), addresses)
+        if attachments:
+            conn.execute(ATTACHMENTS.insert(), attachments)
+        self.search_index.add(conn, docs)
+        return pks
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def raw(self, message_pk: int) -> bytes | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(
+                select(BLOBS.c.codec, BLOBS.c.data)
+                .join(MESSAGES, MESSAGES.c.sha256 == BLOBS.c.sha256)
+                .where(MESSAGES.c.id == message_pk)
+            ).first()
+        return unpack(row.codec, row.data) if row else None
+
+    def iter_raw(self, batch: int = 500) -> Iterator[tuple[int, Any, bytes]]:
+        """Every stored message as (id, date, raw bytes), oldest id first, streamed."""
+        last = 0
+        while True:
+            with self.db.engine.connect() as conn:
+                rows = conn.execute(
+                    select(MESSAGES.c.id, MESSAGES.c.date, BLOBS.c.codec, BLOBS.c.data)
+                    .join(BLOBS, MESSAGES.c.sha256 == BLOBS.c.sha256)
+                    .where(MESSAGES.c.id > last)
+                    .order_by(MESSAGES.c.id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.id, row.date, unpack(row.codec, row.data)
+            last = rows[-1].id
+
+    def count(self) -> int:
+        with self.db.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(MESSAGES)).scalar_one())
+
+    def search(self, query: str, limit: int = 50) -> list[int]:
+        with self.db.engine.connect() as conn:
+            return self.search_index.search(conn, query, limit)
+
+
+class _Threader:
+    """Assigns thread ids: linked Message-IDs first, then normalised subject + participants.
+
+    Links are looked up per batch and kept in memory while the batch is threaded, so a reply
+    stored in the same batch as its parent joins the parent's thread. When one message links
+    two existing threads (its References name both), the threads are merged into the oldest.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.links: dict[str, int] = {}
+        self.looked_up: set[str] = set()
+        self.new_links: dict[str, int] = {}
+        self.by_subject: dict[tuple[str, str], int] = {}
+        self.counts: dict[int, int] = {}
+
+    def _lookup(self, ids: list[str]) -> None:
+        missing = [i for i in ids if i not in self.looked_up]
+        if not missing:
+            return
+        self.looked_up.update(missing)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            rows = self.conn.execute(
+                select(LINKS.c.message_id, LINKS.c.thread_id).where(LINKS.c.message_id.in_(chunk))
+            )
+            self.links.update({mid: tid for mid, tid in rows})
+
+    def assign(self, p: ParsedMessage) -> int:
+        ids = ([p.message_id] if p.message_id else []) + thread_ids(p)
+        self._lookup(ids)
+        found = sorted({self.links[i] for i in ids if i in self.links})
+        subject = normalize_subject(p.subject)[:500]
+        people = participants_key(p)
+        if found:
+            tid = found[0]
+            for other in found[1:]:
+                self._merge(other, tid)
+        elif subject and (tid_subject := self._by_subject(subject, people)) is not None:
+            tid = tid_subject
+        else:
+            tid = int(
+                self.conn.execute(
+                    THREADS.insert().returning(THREADS.c.id),
+                    {"subject_key": subject, "participants_key": people, "message_count": 0},
+                ).scalar_one()
+            )
+            self.by_subject[(subject, people)] = tid
+        for mid in ids:
+            if self.links.get(mid) != tid:
+                self.links[mid] = tid
+                self.new_links[mid] = tid
+        self.counts[tid] = self.counts.get(tid, 0) + 1
+        return tid
+
+    def _by_subject(self, subject: str, people: str) -> int | None:
+        key = (subject, people)
+        if key not in self.by_subject:
+            tid = self.conn.execute(
+                select(THREADS.c.id)
+                .where(THREADS.c.subject_key == subject, THREADS.c.participants_key == people)
+                .order_by(THREADS.c.id)
+                .limit(1)
+            ).scalar()
+            if tid is None:
+                return None
+            self.by_subject[key] = tid
+        return self.by_subject[key]
+
+    def _merge(self, old: int, into: int) -> None:
+        self.conn.execute(
+            update(MESSAGES).where(MESSAGES.c.thread_id == old).values(thread_id=into)
+        )
+        self.conn.execute(update(LINKS).where(LINKS.c.thread_id == old).values(thread_id=into))
+        for mid, tid in self.links.items():
+            if tid == old:
+                self.links[mid] = into
+                self.new_links[mid] = into
+        self.counts[into] = self.counts.get(into, 0) + self.counts.pop(old, 0)
+        moved = self.conn.execute(
+            select(THREADS.c.message_count).where(THREADS.c.id == old)
+        ).scalar()
+        self.counts[into] += int(moved or 0)
+        self.conn.execute(update(THREADS).where(THREADS.c.id == old).values(message_count=0))
+
+    def flush(self) -> None:
+        """Write the batch's new links and message counts."""
+        if self.new_links:
+            rows = [{"message_id": m, "thread_id": t} for m, t in self.new_links.items()]
+            if self.conn.dialect.name == "postgresql":
+                stmt = postgresql.insert(LINKS)
+                upsert: Any = stmt.on_conflict_do_update(
+                    index_elements=["message_id"], set_={"thread_id": stmt.excluded.thread_id}
+                )
+            else:
+                stmt_s = sqlite.insert(LINKS)
+                upsert = stmt_s.on_conflict_do_update(
+                    index_elements=["message_id"], set_={"thread_id": stmt_s.excluded.thread_id}
+                )
+            self.conn.execute(upsert, rows)
+        for tid, n in self.counts.items():
+            self.conn.execute(
+                update(THREADS)
+                .where(THREADS.c.id == tid)
+                .values(message_count=THREADS.c.message_count + n)
+            )

@@ -1,0 +1,1 @@
+"""The sync engine: per-folder state, strategy, batched fetch, checkpoints."""

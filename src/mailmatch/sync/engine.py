@@ -1,0 +1,322 @@
+"""Copy one IMAP folder into the store, incrementally and exactly once.
+
+Per folder the engine keeps UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, EXISTS and ``last_uid`` (every
+UID up to it is stored). After EXAMINE it picks a strategy:
+
+* ``none``: UIDVALIDITY, UIDNEXT and EXISTS unchanged: nothing is fetched at all;
+* ``new``: same UIDVALIDITY: only UIDs above ``last_uid`` are fetched;
+* ``full``: first run: every UID the store has no location for;
+* ``uidvalidity_reset``: the server renumbered the folder: messages are re-mapped to their new
+  UIDs by Message-ID and size (headers only), and only the rest is downloaded.
+
+Bodies are fetched with ``BODY.PEEK[]`` (never ``RFC822``, which sets \\Seen and which iCloud
+answers with an empty body), in batches; each batch and its checkpoint commit together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import Connection, Table, delete, select, update
+
+from mailmatch.ingest.parse import parse_message
+from mailmatch.store.messages import (
+    LOCATIONS,
+    MESSAGES,
+    Incoming,
+    LocationKey,
+    MessageStore,
+    insert_ignore,
+)
+from mailmatch.store.models import FolderState, utcnow
+
+STATES: Table = FolderState.__table__  # type: ignore[assignment]
+BODY = b"BODY[]"
+RATE_LIMIT = re.compile(r"\[(LIMIT|UNAVAILABLE|THROTTLED|OVERQUOTA|INUSE)\]|too many", re.I)
+Progress = Callable[[str, int, int], None]
+
+
+class RateLimited(Exception):
+    """The server asked us to slow down; the runner backs off instead of failing."""
+
+
+@dataclass
+class FolderResult:
+    name: str
+    strategy: str = "none"
+    new: int = 0
+    skipped_duplicates: int = 0
+    defective: int = 0
+    remapped: int = 0
+    fetched: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _server_call(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except IMAPClientError as exc:
+        if RATE_LIMIT.search(str(exc)):
+            raise RateLimited(str(exc)) from exc
+        raise
+
+
+class FolderSync:
+    def __init__(
+        self,
+        client: IMAPClient,
+        store: MessageStore,
+        account_id: int,
+        *,
+        batch_size: int = 500,
+        progress: Progress | None = None,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.account_id = account_id
+        self.batch_size = batch_size
+        self.progress = progress
+        self.checkpoint = checkpoint
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _state(self, folder: str) -> Any:
+        with self.store.db.engine.connect() as conn:
+            return conn.execute(
+                select(STATES).where(
+                    STATES.c.account_id == self.account_id, STATES.c.folder == folder
+                )
+            ).first()
+
+    def _known_uids(self, folder: str, uidvalidity: int) -> set[int]:
+        with self.store.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(LOCATIONS.c.uid).where(
+                    LOCATIONS.c.account_id == self.account_id,
+                    LOCATIONS.c.folder == folder,
+                    LOCATIONS.c.uidvalidity == uidvalidity,
+                )
+            )
+            return {r[0] for r in rows}
+
+    def _save_state(self, conn: Connection, folder: str, **values: Any) -> None:
+        values["updated_at"] = utcnow()
+        exists = conn.execute(
+            select(STATES.c.folder).where(
+                STATES.c.account_id == self.account_id, STATES.c.folder == folder
+            )
+        ).first()
+        if exists:
+            conn.execute(
+                update(STATES)
+                .where(STATES.c.account_id == self.account_id, STATES.c.folder == folder)
+                .values(**values)
+            )
+        else:
+            conn.execute(
+                STATES.insert().values(account_id=self.account_id, folder=folder, **values)
+            )
+
+    # -- the sync ---------------------------------------------------------------------------
+
+    def run(self, folder: str, result: FolderResult | None = None) -> FolderResult:
+        """Sync ``folder``; pass the result of an interrupted attempt to keep counting in it."""
+        result = result or FolderResult(folder)
+        info = _server_call(self.client.select_folder, folder, True)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        uidnext = info.get(b"UIDNEXT")
+        exists = int(info.get(b"EXISTS", 0))
+        modseq = info.get(b"HIGHESTMODSEQ")
+        state = self._state(folder)
+
+        if (
+            state is not None
+            and state.uidvalidity == uidvalidity
+            and uidnext is not None
+            and state.uidnext == uidnext
+            and state.exists == exists
+            and state.last_uid >= uidnext - 1
+        ):
+            return result
+
+        server_uids: set[int] | None = None
+        if state is not None and state.uidvalidity == uidvalidity:
+            result.strategy = result.strategy if result.strategy != "none" else "new"
+            found = _server_call(self.client.search, ["UID", f"{state.last_uid + 1}:*"])
+            todo = sorted(u for u in found if u > state.last_uid)
+            last_uid = int(state.last_uid)
+        else:
+            if result.strategy == "none":
+                result.strategy = "full" if state is None else "uidvalidity_reset"
+            server_uids = set(_server_call(self.client.search, ["ALL"]))
+            todo = sorted(server_uids - self._known_uids(folder, uidvalidity))
+            last_uid = 0
+            if state is not None:
+                todo = self._remap(folder, uidvalidity, todo, result)
+
+        self._fetch_all(folder, uidvalidity, todo, result)
+        last_uid = max([last_uid, *todo]) if todo else last_uid
+        if server_uids:
+            last_uid = max(last_uid, max(server_uids))
+
+        with self.store.db.engine.begin() as conn:
+            if state is not None and state.uidvalidity != uidvalidity:
+                conn.execute(
+                    delete(LOCATIONS).where(
+                        LOCATIONS.c.account_id == self.account_id,
+                        LOCATIONS.c.folder == folder,
+                        LOCATIONS.c.uidvalidity != uidvalidity,
+                    )
+                )
+            self._save_state(
+                conn,
+                folder,
+                uidvalidity=uidvalidity,
+                uidnext=uidnext,
+                highestmodseq=modseq,
+                last_uid=last_uid,
+                exists=exists,
+            )
+        self._prune(folder, uidvalidity, exists, server_uids)
+        return result
+
+    def _fetch_all(
+        self, folder: str, uidvalidity: int, todo: list[int], result: FolderResult
+    ) -> None:
+        total = len(todo)
+        done = 0
+        if self.progress:
+            self.progress(folder, 0, total)
+        for start in range(0, total, self.batch_size):
+            uids = todo[start : start + self.batch_size]
+            response = _server_call(self.client.fetch, uids, [b"BODY.PEEK[]"])
+            items = []
+            for uid in uids:
+                data = response.get(uid)
+                raw = data.get(BODY) if data else None
+                if raw is None:
+                    continue  # expunged while we were fetching
+                items.append(
+                    Incoming(
+                        raw,
+                        parse_message(raw, max_attachment_bytes=self.store.attachment_cap),
+                        LocationKey(self.account_id, folder, uidvalidity, uid),
+                    )
+                )
+            batch_max = max(uids)
+
+            def checkpoint(conn: Connection, batch_max: int = batch_max) -> None:
+                self._save_state(conn, folder, uidvalidity=uidvalidity, last_uid=batch_max)
+
+            stored = self.store.add_batch(items, on_commit=checkpoint)
+            result.fetched += len(items)
+            result.new += stored.new
+            result.skipped_duplicates += stored.duplicates
+            result.defective += stored.defective
+            done += len(uids)
+            if self.progress:
+                self.progress(folder, done, total)
+            if self.checkpoint:
+                self.checkpoint()
+
+    def _remap(
+        self, folder: str, uidvalidity: int, todo: list[int], result: FolderResult
+    ) -> list[int]:
+        """Give already stored messages their new UIDs, by Message-ID and size; return the rest."""
+        remaining: list[int] = []
+        for start in range(0, len(todo), 1000):
+            uids = todo[start : start + 1000]
+            response = _server_call(
+                self.client.fetch, uids, [b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+            )
+            wanted: dict[tuple[str, int], int] = {}
+            for uid in uids:
+                data = response.get(uid) or {}
+                header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+                mid = _message_id(header or b"")
+                size = data.get(b"RFC822.SIZE")
+                if mid and size is not None:
+                    wanted[(mid, int(size))] = uid
+                else:
+                    remaining.append(uid)
+            found = self._lookup(wanted.keys())
+            rows = []
+            for key, uid in wanted.items():
+                pk = found.get(key)
+                if pk is None:
+                    remaining.append(uid)
+                else:
+                    rows.append(
+                        {
+                            "account_id": self.account_id,
+                            "folder": folder,
+                            "uidvalidity": uidvalidity,
+                            "uid": uid,
+                            "message_pk": pk,
+                        }
+                    )
+            if rows:
+                with self.store.db.engine.begin() as conn:
+                    conn.execute(insert_ignore(conn, LOCATIONS), rows)
+                result.remapped += len(rows)
+        return sorted(remaining)
+
+    def _lookup(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        keys = list(keys)
+        found: dict[tuple[str, int], int] = {}
+        with self.store.db.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows = conn.execute(
+                    select(MESSAGES.c.message_id, MESSAGES.c.size, MESSAGES.c.id).where(
+                        MESSAGES.c.message_id.in_([mid for mid, _ in chunk])
+                    )
+                )
+                wanted = set(chunk)
+                for mid, size, pk in rows:
+                    if (mid, size) in wanted:
+                        found[(mid, size)] = pk
+        return found
+
+    def _prune(
+        self, folder: str, uidvalidity: int, exists: int, server_uids: set[int] | None
+    ) -> None:
+        """Forget locations of messages no longer in the folder (expunged or moved away).
+
+        The messages themselves stay in the store: an import copies, it never deletes.
+        """
+        known = self._known_uids(folder, uidvalidity)
+        if len(known) == exists:
+            return
+        if server_uids is None:
+            server_uids = set(_server_call(self.client.search, ["ALL"]))
+        stale = known - server_uids
+        if stale:
+            with self.store.db.engine.begin() as conn:
+                for start in range(0, len(stale), 500):
+                    chunk = sorted(stale)[start : start + 500]
+                    conn.execute(
+                        delete(LOCATIONS).where(
+                            LOCATIONS.c.account_id == self.account_id,
+                            LOCATIONS.c.folder == folder,
+                            LOCATIONS.c.uidvalidity == uidvalidity,
+                            LOCATIONS.c.uid.in_(chunk),
+                        )
+                    )
+
+
+_MID = re.compile(rb"<\s*([^>\s]+)\s*>")
+
+
+def _message_id(header: bytes) -> str | None:
+    """The Message-ID as the parser normalises it (inside the angle brackets, no spaces)."""
+    match = _MID.search(header)
+    return match.group(1).decode("utf-8", "replace") if match else None

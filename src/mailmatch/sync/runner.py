@@ -1,0 +1,324 @@
+"""Run one import: lease, log in, sync each folder, record health.
+
+Health rules (the import's ``state``):
+
+* ``ok`` after a successful run; ``running`` while one is under way;
+* ``needs_app_password`` when a login that worked before is refused (the provider revoked the
+  app password: an Apple Account password change revokes them all); ``auth_failed`` when it
+  never worked. Both stop retrying the login, scheduled or manual, until the password is
+  replaced, so a revoked password can never lock the account by repeated attempts;
+* ``connect_error`` / ``rate_limited`` for transient failures: retried with exponential backoff,
+  and an alert is raised only once the failure has lasted ``alert_after`` (default 4 hours).
+
+A dropped connection mid-folder reconnects and resumes from the last checkpoint (a few times);
+a rate-limit answer backs off and retries instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import select, update
+
+from mailmatch.accounts.service import AccountService
+from mailmatch.accounts.tls import TlsOptions
+from mailmatch.errors import Code, Diagnosis, MailmatchError
+from mailmatch.imap.folders import folder_infos, resolve_folders
+from mailmatch.imap.session import Credentials, ProbeContext, SessionError, open_imap
+from mailmatch.imports.service import import_row
+from mailmatch.store.messages import MessageStore
+from mailmatch.store.models import Account, Alert, Import
+from mailmatch.sync.engine import FolderResult, FolderSync, Progress, RateLimited
+from mailmatch.sync.lease import Lease
+from mailmatch.timeutil import aware, now
+
+log = logging.getLogger(__name__)
+
+AUTH_CODES = {Code.AUTH_FAILED, Code.APP_PASSWORD_REQUIRED, Code.OAUTH_REQUIRED}
+BLOCKED_STATES = {"needs_app_password", "auth_failed"}
+DROPPED = (OSError, EOFError, IMAPClient.AbortError)
+
+
+class AlreadyRunning(MailmatchError):
+    code = "already_running"
+
+
+class ImportBlocked(MailmatchError):
+    code = "needs_app_password"
+
+
+@dataclass
+class RunResult:
+    name: str
+    state: str = "ok"
+    folders: list[FolderResult] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.folders)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "import": self.name,
+            "state": self.state,
+            "folders": [f.to_json() for f in self.folders],
+            "new": self.new,
+            "skipped_duplicates": sum(f.skipped_duplicates for f in self.folders),
+            "defective": sum(f.defective for f in self.folders),
+            "remapped": sum(f.remapped for f in self.folders),
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class RunnerOptions:
+    batch_size: int = 500
+    lease_seconds: float = 300
+    alert_after: timedelta = timedelta(hours=4)
+    reconnects: int = 3
+    rate_limit_waits: tuple[float, ...] = (2.0, 8.0, 30.0)
+    backoff_base: timedelta = timedelta(minutes=5)
+    backoff_max: timedelta = timedelta(hours=6)
+
+
+def _error(d: Diagnosis, folder: str | None = None) -> dict[str, Any]:
+    return {
+        "folder": folder,
+        "code": str(d.code),
+        "message": d.message,
+        "server_text": d.server_text,
+        "advice": d.advice,
+    }
+
+
+class ImportRunner:
+    def __init__(
+        self,
+        accounts: AccountService,
+        options: RunnerOptions | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.accounts = accounts
+        self.db = accounts.db
+        self.store = MessageStore(self.db)
+        self.options = options or RunnerOptions()
+        self.sleep = sleep
+
+    def run(self, name: str, progress: Progress | None = None) -> RunResult:
+        started = time.monotonic()
+        with self.db.session() as session:
+            row = import_row(session, name)
+            account = session.get(Account, row.account_id)
+            assert account is not None
+            self._check_blocked(row, account)
+            import_id, folders_wanted = row.id, row.folders
+            ever_worked = row.last_ok_at is not None
+        lease = Lease(self.db, import_id, self.options.lease_seconds)
+        holder = lease.acquire()
+        if holder is not None:
+            raise AlreadyRunning(
+                f"import {name!r} is already running ({holder})",
+                advice=["wait for it to finish; two runs of one import never overlap"],
+            )
+        result = RunResult(name)
+        self._set(import_id, state="running", last_run_at=now())
+        try:
+            self._run(result, account.name, import_id, folders_wanted, ever_worked, lease, progress)
+        finally:
+            result.seconds = time.monotonic() - started
+            lease.release()
+        self._record(import_id, result)
+        return result
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_blocked(row: Import, account: Account) -> None:
+        if row.state not in BLOCKED_STATES:
+            return
+        failed_at = aware(row.failing_since) or now()
+        if (aware(account.password_set_at) or failed_at) > failed_at:
+            return  # a new password was saved since: try it
+        raise ImportBlocked(
+            f"import {row.name!r} is paused: the server refused the password "
+            f"({(row.last_error or {}).get('server_text') or row.state}).",
+            advice=[
+                *((row.last_error or {}).get("advice") or []),
+                "Generate a new app password, then: "
+                f"mailmatch accounts set-password {account.name}",
+            ],
+        )
+
+    def _connect(self, account_name: str, ever_worked: bool) -> IMAPClient:
+        view = self.accounts.get(account_name)
+        provider = self.accounts.catalog.get(view.provider_id) if view.provider_id else None
+        ctx = ProbeContext(
+            provider=provider,
+            tls=TlsOptions(ca_file=view.ca_file, fingerprint=view.cert_fingerprint),
+            timeout=self.accounts.settings.connect_timeout,
+            ever_worked=ever_worked,
+        )
+        password = self.accounts.password(account_name)
+        return open_imap(view.imap, Credentials(view.username, password), ctx)
+
+    def _batch_size(self, account_name: str) -> int:
+        view = self.accounts.get(account_name)
+        provider = self.accounts.catalog.get(view.provider_id) if view.provider_id else None
+        cap = provider.max_fetch_batch if provider and provider.max_fetch_batch else None
+        return min(self.options.batch_size, cap) if cap else self.options.batch_size
+
+    def _run(
+        self,
+        result: RunResult,
+        account_name: str,
+        import_id: int,
+        folders_wanted: list[str] | None,
+        ever_worked: bool,
+        lease: Lease,
+        progress: Progress | None,
+    ) -> None:
+        account_id = self.accounts_id(account_name)
+        batch = self._batch_size(account_name)
+        client: IMAPClient | None = None
+        try:
+            client = self._connect(account_name, ever_worked)
+            names = resolve_folders(folders_wanted, folder_infos(client.list_folders()))
+            for folder in names:
+                client, folder_result = self._sync_folder(
+                    client, account_name, account_id, folder, batch, lease, progress, result
+                )
+                if folder_result is not None:
+                    result.folders.append(folder_result)
+        except SessionError as exc:
+            d = exc.diagnosis
+            result.errors.append(_error(d))
+            if d.code in AUTH_CODES:
+                result.state = "needs_app_password" if ever_worked else "auth_failed"
+            elif d.code is Code.RATE_LIMITED:
+                result.state = "rate_limited"
+            else:
+                result.state = "connect_error"
+        except RateLimited as exc:
+            result.state = "rate_limited"
+            result.errors.append({"folder": None, "code": "rate_limited", "server_text": str(exc)})
+        except (*DROPPED, IMAPClientError) as exc:
+            result.state = "connect_error"
+            result.errors.append({"folder": None, "code": "server_error", "server_text": str(exc)})
+        finally:
+            if client is not None:
+                try:
+                    client.logout()
+                except (*DROPPED, IMAPClientError):
+                    pass
+
+    def accounts_id(self, account_name: str) -> int:
+        with self.db.session() as session:
+            account_id = session.scalar(select(Account.id).where(Account.name == account_name))
+            assert account_id is not None
+            return int(account_id)
+
+    def _sync_folder(
+        self,
+        client: IMAPClient,
+        account_name: str,
+        account_id: int,
+        folder: str,
+        batch: int,
+        lease: Lease,
+        progress: Progress | None,
+        result: RunResult,
+    ) -> tuple[IMAPClient, FolderResult | None]:
+        """Sync one folder; on a dropped connection reconnect and resume from the checkpoint."""
+        drops = waits = 0
+        total = FolderResult(folder)
+        while True:
+            sync = FolderSync(
+                client,
+                self.store,
+                account_id,
+                batch_size=batch,
+                progress=progress,
+                checkpoint=lease.renew,
+            )
+            try:
+                sync.run(folder, total)
+            except RateLimited:
+                if waits >= len(self.options.rate_limit_waits):
+                    raise
+                self.sleep(self.options.rate_limit_waits[waits])
+                waits += 1
+                continue
+            except DROPPED as exc:
+                drops += 1
+                log.warning("connection lost in %s (%s); resuming", folder, exc)
+                if drops > self.options.reconnects:
+                    raise
+                client = self._connect(account_name, True)
+                continue
+            except IMAPClientError as exc:
+                result.errors.append(
+                    {"folder": folder, "code": "server_error", "server_text": str(exc)}
+                )
+                return client, None
+            return client, total
+
+    def _set(self, import_id: int, **values: Any) -> None:
+        with self.db.engine.begin() as conn:
+            conn.execute(update(Import).where(Import.id == import_id).values(**values))
+
+    def _record(self, import_id: int, result: RunResult) -> None:
+        """Health, schedule and alerts after a run."""
+        with self.db.session() as session:
+            row = session.get(Import, import_id)
+            assert row is not None
+            stamp = now()
+            row.state = result.state
+            row.last_stats = result.to_json()
+            if result.state == "ok":
+                row.last_ok_at = stamp
+                row.failing_since = None
+                row.failures = 0
+                row.last_error = result.errors[0] if result.errors else None
+                for alert in session.scalars(
+                    select(Alert).where(Alert.import_id == row.id, Alert.resolved_at.is_(None))
+                ):
+                    alert.resolved_at = stamp
+                if row.every_seconds:
+                    row.next_run_at = stamp + timedelta(seconds=row.every_seconds)
+                return
+            row.last_error = result.errors[0] if result.errors else None
+            row.failing_since = aware(row.failing_since) or stamp
+            row.failures = (row.failures or 0) + 1
+            delay = min(
+                self.options.backoff_base * 2 ** (row.failures - 1), self.options.backoff_max
+            )
+            if row.every_seconds:
+                row.next_run_at = stamp + max(delay, timedelta(seconds=row.every_seconds))
+            blocked = result.state in BLOCKED_STATES
+            lasting = stamp - row.failing_since >= self.options.alert_after
+            has_open = session.scalar(
+                select(Alert.id).where(Alert.import_id == row.id, Alert.resolved_at.is_(None))
+            )
+            if (blocked or lasting) and has_open is None:
+                error = row.last_error or {}
+                session.add(
+                    Alert(
+                        import_id=row.id,
+                        code=result.state,
+                        message=f"import {row.name}: {error.get('message') or result.state}"
+                        + (
+                            f" (server: {error['server_text']})" if error.get("server_text") else ""
+                        ),
+                        created_at=stamp,
+                    )
+                )
