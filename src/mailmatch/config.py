@@ -27,6 +27,7 @@ class Settings:
     secret_keys: tuple[str, ...]  # from the environment; empty means "use the key file"
     connect_timeout: float
     autoconfig_https_only: bool
+    fetch_batch: int = 500  # messages per UID FETCH and per committed batch
 
     @property
     def key_file(self) -> Path:
@@ -70,6 +71,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timeout = float(env.get("MAILMATCH_CONNECT_TIMEOUT", "15"))
     except ValueError:
         raise ConfigError("MAILMATCH_CONNECT_TIMEOUT must be a number of seconds") from None
+    try:
+        batch = int(env.get("MAILMATCH_FETCH_BATCH", "500"))
+    except ValueError:
+        raise ConfigError("MAILMATCH_FETCH_BATCH must be a whole number") from None
     return Settings(
         home=home,
         database_url=database_url,
@@ -78,6 +83,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         secret_keys=keys,
         connect_timeout=timeout,
         autoconfig_https_only=env.get("MAILMATCH_AUTOCONFIG_HTTP", "") != "1",
+        fetch_batch=max(1, batch),
     )
 
 

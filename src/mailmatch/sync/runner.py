@@ -82,7 +82,7 @@ class RunResult:
 
 @dataclass
 class RunnerOptions:
-    batch_size: int = 500
+    batch_size: int | None = None  # None: the setting MAILMATCH_FETCH_BATCH
     lease_seconds: float = 300
     alert_after: timedelta = timedelta(hours=4)
     reconnects: int = 3
@@ -175,7 +175,8 @@ class ImportRunner:
         view = self.accounts.get(account_name)
         provider = self.accounts.catalog.get(view.provider_id) if view.provider_id else None
         cap = provider.max_fetch_batch if provider and provider.max_fetch_batch else None
-        return min(self.options.batch_size, cap) if cap else self.options.batch_size
+        size = self.options.batch_size or self.accounts.settings.fetch_batch
+        return min(size, cap) if cap else size
 
     def _run(
         self,

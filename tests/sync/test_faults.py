@@ -1,0 +1,105 @@
+"""Faults during an import, each made for real; afterwards the store holds exactly the server's
+messages, none twice."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mailmatch.imports.service import ImportService
+from mailmatch.store.messages import MessageStore
+from mailmatch.store.models import Message
+from tests.servers.proxy import CuttingProxy
+from tests.sync.conftest import Mailbox, message
+
+
+def digests(raws: list[bytes]) -> Counter[str]:
+    return Counter(hashlib.sha256(r).hexdigest() for r in raws)
+
+
+def stored(box: Mailbox) -> Counter[str]:
+    return digests([raw for _pk, _d, raw in MessageStore(box.accounts.db).iter_raw()])
+
+
+def fill(box: Mailbox, count: int) -> None:
+    for n in range(count):
+        box.deliver(message(n, body="x" * random.Random(n).randint(200, 3000)))
+
+
+def test_connection_cut_at_random_points_resumes_from_the_checkpoint(
+    mailbox: Any, dovecot: Any
+) -> None:
+    rng = random.Random(1234)
+    proxy = CuttingProxy(dovecot.imaps_port, cuts=[rng.randint(20_000, 200_000) for _ in range(3)])
+    try:
+        box: Mailbox = mailbox(port=proxy.port)
+        fill(box, 150)
+        ImportService(box.accounts.db).create("imp", "acct", ["INBOX"], None)
+
+        result = box.runner(batch_size=10).run("imp").to_json()
+
+        assert proxy.cut_count == 3  # three connections really were cut mid-stream
+        assert result["state"] == "ok", result
+        assert result["new"] == 150
+        assert stored(box) == digests(box.server_messages())
+    finally:
+        proxy.close()
+
+
+def test_a_run_that_keeps_losing_its_connection_fails_and_the_next_run_finishes(
+    mailbox: Any, dovecot: Any
+) -> None:
+    proxy = CuttingProxy(dovecot.imaps_port, cuts=[30_000] * 5)
+    try:
+        box: Mailbox = mailbox(port=proxy.port)
+        fill(box, 120)
+        ImportService(box.accounts.db).create("imp", "acct", ["INBOX"], None)
+
+        first = box.runner(batch_size=5, reconnects=2).run("imp").to_json()
+        assert first["state"] == "connect_error"
+        partial = MessageStore(box.accounts.db).count()
+        assert 0 < partial < 120  # batches before the cuts were kept
+
+        second = box.runner(batch_size=5).run("imp").to_json()
+        assert second["state"] == "ok", second
+        assert second["new"] == 120 - partial
+        assert stored(box) == digests(box.server_messages())
+    finally:
+        proxy.close()
+
+
+def test_the_process_killed_mid_run(mailbox: Any) -> None:
+    box: Mailbox = mailbox()
+    fill(box, 600)
+    ImportService(box.accounts.db).create("imp", "acct", ["INBOX"], None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILMATCH_")}
+    env["MAILMATCH_HOME"] = str(box.home)
+    env["MAILMATCH_FETCH_BATCH"] = "20"
+    command = [sys.executable, "-m", "mailmatch", "imports", "run", "imp", "--json"]
+
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    count = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        with box.accounts.db.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(Message)).scalar_one()
+        if count > 0:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert 0 < MessageStore(box.accounts.db).count() < 600  # killed between two batches
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert stored(box) == digests(box.server_messages())
