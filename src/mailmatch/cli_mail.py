@@ -36,7 +36,7 @@ def _store(settings: Settings) -> Any:
     from mailmatch.store.db import open_database
     from mailmatch.store.messages import MessageStore
 
-    return MessageStore(open_database(settings))
+    return MessageStore(open_database(settings), attachment_cap=settings.attachment_cap)
 
 
 def _imports(settings: Settings) -> Any:

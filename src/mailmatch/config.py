@@ -28,6 +28,7 @@ class Settings:
     connect_timeout: float
     autoconfig_https_only: bool
     fetch_batch: int = 500  # messages per UID FETCH and per committed batch
+    attachment_cap: int = 25 * 1024 * 1024  # larger attachments stay only inside the raw message
 
     @property
     def key_file(self) -> Path:
@@ -75,6 +76,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         batch = int(env.get("MAILMATCH_FETCH_BATCH", "500"))
     except ValueError:
         raise ConfigError("MAILMATCH_FETCH_BATCH must be a whole number") from None
+    try:
+        cap_mb = float(env.get("MAILMATCH_ATTACHMENT_MAX_MB", "25"))
+    except ValueError:
+        raise ConfigError("MAILMATCH_ATTACHMENT_MAX_MB must be a number of megabytes") from None
     return Settings(
         home=home,
         database_url=database_url,
@@ -84,6 +89,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         connect_timeout=timeout,
         autoconfig_https_only=env.get("MAILMATCH_AUTOCONFIG_HTTP", "") != "1",
         fetch_batch=max(1, batch),
+        attachment_cap=int(cap_mb * 1024 * 1024),
     )
 
 

@@ -110,7 +110,7 @@ class ImportRunner:
     ) -> None:
         self.accounts = accounts
         self.db = accounts.db
-        self.store = MessageStore(self.db)
+        self.store = MessageStore(self.db, attachment_cap=accounts.settings.attachment_cap)
         self.options = options or RunnerOptions()
         self.sleep = sleep
 
