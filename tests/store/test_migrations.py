@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from mailmatch.config import load_settings
-from mailmatch.store.db import open_database
+from mailmatch.store.db import HEAD_REVISION, alembic_config, open_database
 from mailmatch.store.models import Base, include_object
 
 
@@ -34,3 +34,11 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     db = open_database(load_settings({"MAILMATCH_HOME": str(tmp_path)}))
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_the_head_revision_constant_is_alembics_head(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    db = open_database(load_settings({"MAILMATCH_HOME": str(tmp_path)}))
+    script = ScriptDirectory.from_config(alembic_config(db.engine))
+    assert script.get_current_head() == HEAD_REVISION
