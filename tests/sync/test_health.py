@@ -82,3 +82,22 @@ def test_the_scheduler_runs_what_is_due_once(mailbox: Any) -> None:
     assert view.next_run_at is not None and view.last_run_at is not None
     assert view.next_run_at - view.last_run_at >= timedelta(seconds=590)
     assert run_due(box.runner()).ran == []
+
+
+def test_a_missing_vault_key_is_reported_not_left_running(mailbox: Any) -> None:
+    from cryptography.fernet import Fernet
+
+    from mailmatch.accounts.service import AccountService
+    from mailmatch.config import load_settings
+    from mailmatch.sync.runner import ImportRunner
+
+    box: Mailbox = mailbox()
+    ImportService(box.accounts.db).create("imp", "acct", None, None)
+    wrong_key = Fernet.generate_key().decode()
+    settings = load_settings({"MAILMATCH_HOME": str(box.home), "MAILMATCH_SECRET_KEYS": wrong_key})
+
+    result = ImportRunner(AccountService.open(settings)).run("imp")
+
+    assert result.state == "connect_error"
+    assert result.errors[0]["code"] == "vault_error"
+    assert ImportService(box.accounts.db).get("imp").state == "connect_error"

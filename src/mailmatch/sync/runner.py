@@ -134,6 +134,15 @@ class ImportRunner:
         self._set(import_id, state="running", last_run_at=now())
         try:
             self._run(result, account.name, import_id, folders_wanted, ever_worked, lease, progress)
+        except MailmatchError as exc:  # e.g. the vault key is missing: say so, never "running"
+            result.state = "connect_error"
+            result.errors.append({"folder": None, "code": exc.code, "message": exc.message,
+                                  "server_text": None, "advice": exc.advice})  # fmt: skip
+        except BaseException as exc:
+            result.state = "connect_error"
+            result.errors.append({"folder": None, "code": "internal_error", "message": repr(exc)})
+            self._record(import_id, result)
+            raise
         finally:
             result.seconds = time.monotonic() - started
             lease.release()
