@@ -14,8 +14,6 @@ are always kept by the caller, so anything skipped here can be re-derived later.
 
 from __future__ import annotations
 
-import binascii
-import codecs
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -25,10 +23,10 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
-from functools import lru_cache
 from io import BytesIO
 from typing import Any
 
+from mailmatch.ingest.charsets import Defects, clean, decode, decode_words, undo_surrogates
 from mailmatch.ingest.html_text import html_to_text
 from mailmatch.ingest.models import Address, Attachment, ParsedMessage
 
@@ -36,18 +34,6 @@ from mailmatch.ingest.models import Address, Attachment, ParsedMessage
 MAX_BODY_CHARS = 200_000
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 
-_Defects = dict[str, None]  # an insertion-ordered set: each defect once, in order of discovery
-
-#: Charset labels seen in real mail that Python does not know.
-_LABELS = {"x-sjis": "shift_jis", "x-euc-jp": "euc_jp", "x-gbk": "gbk", "chinesebig5": "big5"}
-_LABELS |= {"iso-8859-8-i": "iso-8859-8", "windows-874": "cp874", "x-mac-roman": "mac_roman"}
-#: What mail labelled with these codecs really is: their supersets, as the WHATWG Encoding
-#: Standard (what browsers do) says; ISO-8859-1 mail is full of windows-1252 curly quotes.
-_SUPERSETS = {"iso8859-1": "cp1252", "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949"}
-_SUPERSETS |= {"shift_jis": "cp932", "big5": "big5hkscs", "tis-620": "cp874"}
-_NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"})
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _FOLD = re.compile(r"\r?\n|\r")
 _MAILBOX = re.compile(
@@ -57,7 +43,6 @@ _MAILBOX = re.compile(
     )?\s*(?:,|\Z)""",
     re.X,
 )
-_SAFE_LABEL = re.compile(r"[^a-z0-9._+:-]")
 _ADDRESS_HEADERS = ("sender", "from", "to", "cc", "bcc", "reply-to")
 _ATTRIBUTE = {"from": "from_", "reply-to": "reply_to"}  # header name -> ParsedMessage field
 _WANTED = frozenset(("subject", "message-id", "date", "in-reply-to", "references"))
@@ -74,7 +59,7 @@ def parse_message(
     Attachment payloads larger than ``max_attachment_bytes`` keep their size and hash but not
     their data.
     """
-    defects: _Defects = {}
+    defects: Defects = {}
     try:
         data = bytes(raw)
     except Exception:  # not bytes-like at all: still return an addressable result
@@ -97,7 +82,7 @@ def parse_message(
     return _finish(result, defects)
 
 
-def _parse(data: bytes, defects: _Defects) -> tuple[Message | None, bool]:
+def _parse(data: bytes, defects: Defects) -> tuple[Message | None, bool]:
     """The parsed message and whether its body was parsed too.
 
     compat32 records defects instead of raising, but it can still fail, e.g. with a
@@ -115,90 +100,12 @@ def _parse(data: bytes, defects: _Defects) -> tuple[Message | None, bool]:
     return None, False
 
 
-def _finish(result: ParsedMessage, defects: _Defects) -> ParsedMessage:
+def _finish(result: ParsedMessage, defects: Defects) -> ParsedMessage:
     result.defects = list(defects)
     return result
 
 
-# --- text decoding -----------------------------------------------------------------------
-
-
-@lru_cache(maxsize=512)
-def _codec(label: str) -> str | None:
-    """The Python codec for a MIME charset label, or ``None`` when there is no text codec."""
-    name = label.strip().strip("\"'").lower()
-    try:
-        info = codecs.lookup(_LABELS.get(name, name))
-    except Exception:
-        return None
-    # Python also has codecs that are no MIME charset: bytes-to-bytes ones ("base64", "zlib"),
-    # and text ones that refuse errors="replace" or conjure surrogates ("idna").
-    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
-        return None
-    return _SUPERSETS.get(info.name, info.name)
-
-
-def _fallback_decode(data: bytes) -> str:
-    """Bytes of unknown encoding: UTF-8 when valid (rarely accidental), else windows-1252.
-
-    windows-1252 rather than latin-1 because that is what undeclared 8-bit mail from the era
-    mostly is (curly quotes in 0x80-0x9F); with ``replace`` it cannot fail.
-    """
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
-
-
-def _decode(data: bytes, label: str | None, defects: _Defects) -> str:
-    """Decode with the declared charset; unknown labels fall back and record a defect.
-
-    No label, or US-ASCII (which says nothing about stray 8-bit bytes), take the fallback
-    chain without a defect: that is simply what undeclared mail is.
-    """
-    codec = _codec(label) if label and label.strip() else "ascii"
-    if codec == "ascii":
-        return _fallback_decode(data)
-    if codec is None:
-        defects[f"unknown_charset:{_SAFE_LABEL.sub('', str(label).lower())[:40]}"] = None
-        return _fallback_decode(data)
-    try:
-        return data.decode(codec, "replace")
-    except Exception:  # a codec that breaks its own errors="replace" contract
-        defects[f"charset_error:{codec}"] = None
-        return _fallback_decode(data)
-
-
-def _clean(text: str) -> str:
-    """Drop what databases refuse: NUL characters and lone surrogates."""
-    if text.isascii():
-        return text.replace("\x00", "") if "\x00" in text else text
-    text = text.replace("\x00", "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def _undo_surrogates(value: str, defects: _Defects | None = None) -> str:
-    """Decode the raw 8-bit bytes the parser smuggles into ``str`` as surrogate escapes.
-
-    UTF-8 is accepted silently (RFC 6532 allows it in headers); anything else is read as
-    windows-1252 and recorded as ``header_8bit``.
-    """
-    if value.isascii():
-        return value
-    try:
-        data = value.encode("ascii", "surrogateescape")
-    except UnicodeEncodeError:  # already real text (not from bytes): leave it
-        return value
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        if defects is not None:
-            defects["header_8bit"] = None
-        return data.decode("cp1252", "replace")
+# --- parser policy and raw header text ---------------------------------------------------
 
 
 class _Policy(Compat32):
@@ -209,60 +116,16 @@ class _Policy(Compat32):
     """
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
-        return _undo_surrogates(value) if isinstance(value, str) else value
+        return undo_surrogates(value) if isinstance(value, str) else value
 
 
 _POLICY = _Policy()
 _GENERATOR_POLICY = _Policy(max_line_length=0)  # re-serialise forwarded mail without refolding
 
 
-def _header_text(value: object, defects: _Defects) -> str:
+def _header_text(value: object, defects: Defects) -> str:
     """A raw header value, unfolded, with 8-bit bytes decoded."""
-    return _undo_surrogates(_FOLD.sub("", value if isinstance(value, str) else str(value)), defects)
-
-
-def _decode_words(text: str, defects: _Defects) -> str:
-    """Decode RFC 2047 encoded-words, per word, so one bad word spoils nothing else.
-
-    Written by hand rather than with ``decode_header``/``make_header``: those raise on unknown
-    charsets and bad base64, and mangle non-ASCII text between encoded words. Adjacent words
-    are joined as bytes before decoding (UTF-8 characters are often split across two words)
-    and the whitespace between them is dropped, as RFC 2047 section 6.2 says.
-    """
-    if "=?" not in text:
-        return text
-    out: list[str] = []
-    label, run = "", b""  # the charset and bytes of adjacent words not yet decoded
-    pos = 0
-    for match in _ENCODED_WORD.finditer(text):
-        between, pos = text[pos : match.start()], match.end()
-        word_label = match.group(1).split("*", 1)[0].lower()  # drop an RFC 2231 language
-        chunk = _word_bytes(match.group(2), match.group(3))
-        adjacent = run and (not between or between.isspace())
-        if run and (not adjacent or chunk is None or word_label != label):
-            out.append(_decode(run, label, defects))
-            run = b""
-        if not adjacent:
-            out.append(between)
-        if chunk is None:
-            defects["header_decode"] = None
-            out.append(match.group(0))
-        else:
-            label, run = word_label, run + chunk
-    if run:
-        out.append(_decode(run, label, defects))
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _word_bytes(kind: str, payload: str) -> bytes | None:
-    """The bytes of one encoded word (``B``: base64, padding repaired; ``Q``), or ``None``."""
-    try:
-        if kind in "qQ":
-            return binascii.a2b_qp(payload.encode("utf-8"), header=True)
-        return binascii.a2b_base64((payload + "=" * (-len(payload) % 4)).encode())
-    except (binascii.Error, ValueError):
-        return None
+    return undo_surrogates(_FOLD.sub("", value if isinstance(value, str) else str(value)), defects)
 
 
 # --- headers -----------------------------------------------------------------------------
@@ -278,8 +141,8 @@ def _header_map(msg: Message) -> dict[str, list[str]]:
     return headers
 
 
-def _unstructured(value: str, defects: _Defects) -> str:
-    return _clean(" ".join(_decode_words(_header_text(value, defects), defects).split()))
+def _unstructured(value: str, defects: Defects) -> str:
+    return clean(" ".join(decode_words(_header_text(value, defects), defects).split()))
 
 
 def _address_pairs(value: str) -> list[tuple[str, str]]:
@@ -303,7 +166,7 @@ def _address_pairs(value: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _addresses(values: list[str], defects: _Defects) -> list[Address]:
+def _addresses(values: list[str], defects: Defects) -> list[Address]:
     """Split on the *encoded* text (a decoded name may hold commas), then decode names."""
     found: list[Address] = []
     for value in values:
@@ -313,9 +176,9 @@ def _addresses(values: list[str], defects: _Defects) -> list[Address]:
             defects["bad_address"] = None
             continue
         for name, email in pairs:
-            email = _clean("".join(email.split()).lower())
+            email = clean("".join(email.split()).lower())
             if email:
-                name = _clean(" ".join(_decode_words(name, defects).split()))
+                name = clean(" ".join(decode_words(name, defects).split()))
                 found.append(Address(name=name, email=email))
     return found
 
@@ -341,7 +204,7 @@ def _message_id(value: str) -> str | None:
     return bare or None
 
 
-def _parse_date(value: str, defects: _Defects) -> datetime | None:
+def _parse_date(value: str, defects: Defects) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(value)
         if parsed.tzinfo is None:  # "-0000": UTC with the source zone unknown (RFC 5322)
@@ -353,13 +216,13 @@ def _parse_date(value: str, defects: _Defects) -> datetime | None:
 
 
 def _extract_headers(
-    headers: dict[str, list[str]], result: ParsedMessage, defects: _Defects
+    headers: dict[str, list[str]], result: ParsedMessage, defects: Defects
 ) -> None:
     """Fill the header fields of ``result``; each field is independent of the others."""
     if "subject" in headers:
         result.subject = _unstructured(headers["subject"][0], defects)
     raw_id = _header_text(headers.get("message-id", [""])[0], defects)
-    result.message_id = _clean(_message_id(raw_id) or "") or None
+    result.message_id = clean(_message_id(raw_id) or "") or None
     if result.message_id is None:
         defects["no_message_id"] = None
     if "date" in headers:
@@ -371,10 +234,10 @@ def _extract_headers(
             setattr(result, _ATTRIBUTE.get(header, header), _addresses(headers[header], defects))
     if "in-reply-to" in headers:
         replied = _msg_ids(_header_text(headers["in-reply-to"][0], defects))
-        result.in_reply_to = _clean(replied[0]) if replied else None
+        result.in_reply_to = clean(replied[0]) if replied else None
     if "references" in headers:
         text = " ".join(_header_text(value, defects) for value in headers["references"])
-        result.references = list(dict.fromkeys(_clean(ref) for ref in _msg_ids(text)))
+        result.references = list(dict.fromkeys(clean(ref) for ref in _msg_ids(text)))
 
 
 # --- body and attachments -----------------------------------------------------------------
@@ -407,14 +270,14 @@ def _mime_fields(part: Message) -> tuple[str, str | None, str]:
     return ctype, disposition, raw_fields
 
 
-def _filename(part: Message, raw_fields: str, defects: _Defects) -> str | None:
+def _filename(part: Message, raw_fields: str, defects: Defects) -> str | None:
     """The part's file name (RFC 2231 or 2047 encoded or plain), only looked up if plausible."""
     if "name" not in raw_fields:  # get_filename parses two headers' parameters: skip it
         return None
     filename = part.get_filename()
     if filename is None:
         return None
-    return _clean(" ".join(_decode_words(filename, defects).split())) or None
+    return clean(" ".join(decode_words(filename, defects).split())) or None
 
 
 def _decoded(part: Message) -> bytes:
@@ -438,7 +301,7 @@ def _attachment(
     filename: str | None,
     data: bytes,
     cap: int,
-    defects: _Defects,
+    defects: Defects,
 ) -> Attachment:
     if filename is None and ctype in ("message/rfc822", "message/global"):
         filename = "forwarded.eml"
@@ -452,11 +315,11 @@ def _attachment(
         data=data if len(data) <= cap else None,
         # Shown in place: said so, or referenced from HTML by Content-ID without a disposition.
         inline=disposition == "inline" or (disposition is None and cid is not None),
-        content_id=_clean(cid) if cid else None,
+        content_id=clean(cid) if cid else None,
     )
 
 
-def _extract_body(msg: Message, result: ParsedMessage, defects: _Defects, cap: int) -> None:
+def _extract_body(msg: Message, result: ParsedMessage, defects: Defects, cap: int) -> None:
     """Walk the MIME tree: plain text to the body (HTML only if no plain), the rest attached.
 
     The walk is iterative and each part is guarded on its own, so one broken part (bad
@@ -487,7 +350,7 @@ def _extract_body(msg: Message, result: ParsedMessage, defects: _Defects, cap: i
             if is_text and disposition != "attachment" and filename is None:
                 if budget > 0:
                     charset = part.get_content_charset() if "charset" in raw_fields else None
-                    text = _decode(_decoded(part), charset, defects)
+                    text = decode(_decoded(part), charset, defects)
                     (html if ctype == "text/html" else plain).append(text)
                     budget -= len(text)
                 continue
@@ -508,4 +371,4 @@ def _extract_body(msg: Message, result: ParsedMessage, defects: _Defects, cap: i
     if len(body) > MAX_BODY_CHARS:
         body = body[:MAX_BODY_CHARS]
         defects["body_truncated"] = None
-    result.body_text = _clean(body)
+    result.body_text = clean(body)
