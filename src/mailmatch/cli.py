@@ -274,5 +274,5 @@ def main() -> None:
     app()
 
 
-# The mail commands (imports, files, messages, export, worker) register on ``app``.
-from mailmatch import cli_mail  # noqa: E402,F401
+# The mail and record commands register themselves on ``app`` when imported.
+from mailmatch import cli_mail, cli_records  # noqa: E402, F401

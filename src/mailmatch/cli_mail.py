@@ -145,7 +145,10 @@ def import_file_cmd(
 
     settings = _settings()
     store = _run(lambda: _store(settings), as_json)
-    result = _run(lambda: import_file(store, path), as_json)
+    from mailmatch.matching.service import MatchService
+
+    matches = MatchService(store.db)
+    result = _run(lambda: import_file(store, path, on_stored=matches.match_messages), as_json)
     if as_json:
         _emit(result.to_json())
     else:

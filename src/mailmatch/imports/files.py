@@ -39,6 +39,7 @@ def import_file(
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    on_stored: Callable[[list[int]], object] | None = None,
 ) -> FileImportResult:
     started = time.monotonic()
     result = FileImportResult(str(path), detect_kind(path))
@@ -46,6 +47,8 @@ def import_file(
 
     def flush() -> None:
         stored = store.add_batch(batch)
+        if on_stored and stored.message_pks:
+            on_stored(stored.message_pks)
         result.new += stored.new
         result.skipped_duplicates += stored.duplicates
         result.defective += stored.defective

@@ -1,4 +1,4 @@
-"""The embedded scheduler: run every import whose ``next_run_at`` has come.
+"""The embedded scheduler: run every import whose ``next_run_at`` has come, deliver webhooks.
 
 The schedule is data (``imports.next_run_at``), and each run takes the import's lease, so any
 number of schedulers (``mailmatch worker`` processes, the one inside ``mailmatch serve``) can
@@ -18,6 +18,7 @@ from mailmatch.errors import MailmatchError
 from mailmatch.store.models import Import
 from mailmatch.sync.runner import AlreadyRunning, ImportBlocked, ImportRunner, RunResult
 from mailmatch.timeutil import now
+from mailmatch.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def worker_loop(runner: ImportRunner, interval: float, stop: threading.Event) ->
             tick = run_due(runner)
             for result in tick.ran:
                 log.info("import %s: %s, %d new", result.name, result.state, result.new)
+            WebhookService(runner.db, runner.accounts.vault).deliver_due()
         except Exception:
             log.exception("scheduler tick failed")
         stop.wait(interval)

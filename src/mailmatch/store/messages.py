@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 
-from mailmatch.ingest.models import ParsedMessage
+from mailmatch.ingest.forwarded import forwarded_senders
+from mailmatch.ingest.models import Address, ParsedMessage
 from mailmatch.ingest.threading import normalize_subject, participants_key, thread_ids
 from mailmatch.store.blobs import pack, unpack
 from mailmatch.store.db import Database
@@ -58,6 +59,14 @@ class BatchResult:
     duplicates: int = 0
     defective: int = 0
     message_pks: list[int] = field(default_factory=list)  # new messages, for matching
+
+
+def _addresses(p: ParsedMessage) -> list[tuple[str, Address]]:
+    """Header addresses by role, plus the original senders of forwarded mail (``fwd_from``)."""
+    pairs = [(role, addr) for role in ROLES for addr in getattr(p, role)]
+    if p.body_text:
+        pairs += [("fwd_from", addr) for addr in forwarded_senders(p.body_text)]
+    return pairs
 
 
 def _table(model: Any) -> Table:
@@ -184,17 +193,17 @@ class MessageStore:
         for item in items:
             p, pk = item.parsed, pks[item.parsed.sha256]
             words = []
-            for role in ROLES:
-                for addr in getattr(p, role):
-                    addresses.append(
-                        {
-                            "message_pk": pk,
-                            "role": role.rstrip("_"),
-                            "email": addr.email,
-                            "name": addr.name,
-                        }
-                    )
-                    words.append(f"{addr.name} {addr.email}")
+            for role, addr in _addresses(p):
+                addresses.append(
+                    {
+                        "message_pk": pk,
+                        "role": role.rstrip("_"),
+                        "email": addr.email,
+                        "name": addr.name,
+                        "domain": addr.email.rpartition("@")[2] or None,
+                    }
+                )
+                words.append(f"{addr.name} {addr.email}")
             for att in p.attachments:
                 attachments.append(
                     {

@@ -124,6 +124,8 @@ class MessageAddress(Base):
     role: Mapped[str] = mapped_column(String(10))  # from to cc bcc reply_to sender
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(500))
+    # The domain part, indexed: adding a company re-matches by domain without a scan.
+    domain: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 class ThreadLink(Base):

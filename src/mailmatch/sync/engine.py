@@ -78,7 +78,9 @@ class FolderSync:
         batch_size: int = 500,
         progress: Progress | None = None,
         checkpoint: Callable[[], None] | None = None,
+        on_stored: Callable[[list[int]], object] | None = None,
     ) -> None:
+        self.on_stored = on_stored
         self.client = client
         self.store = store
         self.account_id = account_id
@@ -217,6 +219,8 @@ class FolderSync:
                 self._save_state(conn, folder, uidvalidity=uidvalidity, last_uid=batch_max)
 
             stored = self.store.add_batch(items, on_commit=checkpoint)
+            if self.on_stored and stored.message_pks:
+                self.on_stored(stored.message_pks)  # matching runs as messages arrive
             result.fetched += len(items)
             result.new += stored.new
             result.skipped_duplicates += stored.duplicates

@@ -33,6 +33,7 @@ from mailmatch.errors import Code, Diagnosis, MailmatchError
 from mailmatch.imap.folders import folder_infos, resolve_folders
 from mailmatch.imap.session import Credentials, ProbeContext, SessionError, open_imap
 from mailmatch.imports.service import import_row
+from mailmatch.matching.service import MatchService
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Account, Alert, Import
 from mailmatch.sync.engine import FolderResult, FolderSync, Progress, RateLimited
@@ -112,6 +113,7 @@ class ImportRunner:
         self.db = accounts.db
         self.store = MessageStore(self.db, attachment_cap=accounts.settings.attachment_cap)
         self.options = options or RunnerOptions()
+        self.matches = MatchService(self.db)
         self.sleep = sleep
 
     def run(self, name: str, progress: Progress | None = None) -> RunResult:
@@ -259,6 +261,7 @@ class ImportRunner:
                 batch_size=batch,
                 progress=progress,
                 checkpoint=lease.renew,
+                on_stored=self.matches.match_messages,
             )
             try:
                 sync.run(folder, total)

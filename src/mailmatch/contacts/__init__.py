@@ -1,0 +1,1 @@
+"""Contacts, companies and deals: the records mail is matched to, and their importers."""

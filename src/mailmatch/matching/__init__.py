@@ -1,0 +1,1 @@
+"""Matching messages to contacts, companies and deals, with the reason for every link."""

@@ -1,0 +1,242 @@
+"""Run the matcher over messages and keep links, states and webhook events in step.
+
+Entry points: ``match_new`` (called by imports as they store messages), ``match_all``, and
+``rematch_emails`` / ``rematch_domains`` / ``rematch_pattern`` (called when a contact, company,
+deal or rule changes): these find the affected messages through the address index and re-match
+only those.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+
+from mailmatch.matching.addresses import Normalizer, domain_of, is_freemail
+from mailmatch.matching.matcher import Matcher, Outcome
+from mailmatch.matching.rules import (
+    AddressRule,
+    DomainRule,
+    OwnAddressRule,
+    OwnDomainRule,
+    PatternRule,
+    Rule,
+)
+from mailmatch.store.db import Database
+from mailmatch.store.messages import insert_ignore
+from mailmatch.store.models import Account, Message, MessageAddress
+from mailmatch.store.records import IgnoreRule, MatchState, MessageLink
+from mailmatch.timeutil import now
+
+CHUNK = 500
+
+
+def make_rule(kind: str, value: str, rule_id: int | None = None) -> Rule:
+    if kind == "address":
+        return AddressRule(value, rule_id)
+    if kind == "domain":
+        return DomainRule(value, rule_id)
+    return PatternRule(value, rule_id)
+
+
+def load_rules(conn: Connection) -> list[Rule]:
+    """The user's ignore rules, then the built-in ones for their own addresses and domains."""
+    rules: list[Rule] = []
+    for rule_id, kind, value in conn.execute(
+        select(IgnoreRule.id, IgnoreRule.kind, IgnoreRule.value).order_by(IgnoreRule.id)
+    ):
+        rules.append(make_rule(kind, value, rule_id))
+    own = {a.lower() for (a,) in conn.execute(select(Account.address))}
+    for address in sorted(own):
+        rules.append(OwnAddressRule(address))
+    for domain in sorted({domain_of(a) for a in own}):
+        if not is_freemail(domain):
+            rules.append(OwnDomainRule(domain))
+    return rules
+
+
+@dataclass
+class MatchStats:
+    matched: int = 0
+    unmatched: int = 0
+    ignored: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class MatchService:
+    def __init__(self, db: Database, normalizer: Normalizer | None = None) -> None:
+        self.db = db
+        self.normalizer = normalizer or Normalizer()
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def match_messages(self, message_pks: Iterable[int]) -> list[Outcome]:
+        """(Re-)match these messages; returns what each one became."""
+        pks = sorted(set(message_pks))
+        results: list[Outcome] = []
+        for start in range(0, len(pks), CHUNK):
+            chunk = pks[start : start + CHUNK]
+            with self.db.engine.begin() as conn:
+                matcher = Matcher(load_rules(conn), self.normalizer)
+                outcomes = matcher.match(conn, chunk)
+                self._write(conn, chunk, outcomes)
+            results += outcomes
+        if results:
+            from mailmatch.webhooks.service import enqueue_outcomes
+
+            enqueue_outcomes(self.db, results)
+        return results
+
+    def match_all(self) -> int:
+        with self.db.engine.connect() as conn:
+            pks = list(conn.execute(select(Message.id).order_by(Message.id)).scalars())
+        return len(self.match_messages(pks))
+
+    def _write(self, conn: Connection, pks: list[int], outcomes: list[Outcome]) -> None:
+        conn.execute(delete(MessageLink).where(MessageLink.message_pk.in_(pks)))
+        conn.execute(delete(MatchState).where(MatchState.message_pk.in_(pks)))
+        stamp = now()
+        links = [
+            {
+                "message_pk": o.message_pk,
+                "record_type": link.record_type,
+                "record_id": link.record_id,
+                "reason": link.reason,
+                "created_at": stamp,
+            }
+            for o in outcomes
+            for link in o.links
+        ]
+        if links:
+            conn.execute(insert_ignore(conn, MessageLink.__table__), links)  # type: ignore[arg-type]
+        conn.execute(
+            MatchState.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "message_pk": o.message_pk,
+                    "status": o.status,
+                    "detail": o.detail,
+                    "unmatched_sender": o.unmatched_sender,
+                    "matched_at": stamp,
+                }
+                for o in outcomes
+            ],
+        )
+
+    # -- re-matching through the address index -------------------------------------------------
+
+    def messages_with_emails(self, emails: Iterable[str]) -> set[int]:
+        wanted = sorted({e.lower() for e in emails})
+        found: set[int] = set()
+        with self.db.engine.connect() as conn:
+            if self.normalizer.exact:
+                for start in range(0, len(wanted), 900):
+                    found.update(
+                        conn.execute(
+                            select(MessageAddress.message_pk).where(
+                                MessageAddress.email.in_(wanted[start : start + 900])
+                            )
+                        ).scalars()
+                    )
+            else:  # plus-tags / Gmail dots: look at the same domains, compare normalised
+                targets = {self.normalizer(e) for e in wanted}
+                domains = {domain_of(e) for e in wanted} | (
+                    {"gmail.com", "googlemail.com"} if self.normalizer.gmail_dots else set()
+                )
+                for pk, email in conn.execute(
+                    select(MessageAddress.message_pk, MessageAddress.email).where(
+                        MessageAddress.domain.in_(sorted(domains))
+                    )
+                ):
+                    if self.normalizer(email) in targets:
+                        found.add(pk)
+        return found
+
+    def messages_with_domains(self, domains: Iterable[str]) -> set[int]:
+        wanted = sorted({d.lower() for d in domains})
+        with self.db.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(MessageAddress.message_pk).where(MessageAddress.domain.in_(wanted))
+                ).scalars()
+            )
+
+    def messages_with_pattern(self, pattern: str) -> set[int]:
+        regex = (
+            re.compile(pattern[3:], re.I)
+            if pattern.startswith("re:")
+            else re.compile(fnmatch.translate(pattern.lower()))
+        )
+        with self.db.engine.connect() as conn:
+            emails = [
+                e
+                for (e,) in conn.execute(select(MessageAddress.email).distinct())
+                if (regex.search(e) if pattern.startswith("re:") else regex.fullmatch(e))
+            ]
+        return self.messages_with_emails(emails)
+
+    def messages_linked_to(self, record_type: str, record_id: int) -> set[int]:
+        with self.db.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(MessageLink.message_pk).where(
+                        MessageLink.record_type == record_type, MessageLink.record_id == record_id
+                    )
+                ).scalars()
+            )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def stats(self, days: int | None = None) -> MatchStats:
+        query = select(MatchState.status, func.count()).group_by(MatchState.status)
+        if days is not None:
+            query = query.join(Message, Message.id == MatchState.message_pk).where(
+                Message.date >= now() - timedelta(days=days)
+            )
+        stats = MatchStats()
+        with self.db.engine.connect() as conn:
+            for status, count in conn.execute(query):
+                if status in ("matched", "unmatched", "ignored"):
+                    setattr(stats, status, int(count))
+        return stats
+
+    def unmatched(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Senders with mail but no record, most messages first: the queue a person works."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    MatchState.unmatched_sender,
+                    func.count(),
+                    func.max(Message.date),
+                    func.max(Message.id),
+                )
+                .join(Message, Message.id == MatchState.message_pk)
+                .where(MatchState.status == "unmatched")
+                .group_by(MatchState.unmatched_sender)
+                .order_by(func.count().desc(), MatchState.unmatched_sender)
+                .limit(limit)
+            ).all()
+            names = dict(
+                conn.execute(
+                    select(MessageAddress.email, func.max(MessageAddress.name))
+                    .where(MessageAddress.email.in_([r[0] for r in rows if r[0]]))
+                    .group_by(MessageAddress.email)
+                ).all()
+            )
+        return [
+            {
+                "sender": sender,
+                "name": names.get(sender or "") or "",
+                "messages": int(count),
+                "last_date": last.isoformat() if last else None,
+                "example_message": example,
+            }
+            for sender, count, last, example in rows
+        ]
