@@ -76,10 +76,8 @@ class Matcher:
         by_message: dict[int, list[tuple[str, str]]] = defaultdict(list)
         for pk, role, email in rows:
             by_message[pk].append((role, self.normalize(email)))
-        # A forwarded message is credited to its original sender, not to the forwarder.
-        for pk, pairs in by_message.items():
-            if any(role == "fwd_from" for role, _ in pairs):
-                by_message[pk] = [(r, e) for r, e in pairs if r not in ("from", "sender")]
+        # Forwarded mail also carries its original sender (role fwd_from): an internal
+        # forwarder is ignored by the own-domain rule, so the mail lands on the customer's record.
 
         emails = {e for pairs in by_message.values() for _, e in pairs}
         contacts = self._contacts(conn, emails)
