@@ -95,3 +95,15 @@ def test_unparseable_bytes_are_stored_raw_and_counted(tmp_path: Path) -> None:
 def _pks(store: MessageStore) -> dict[str, int]:
     with store.db.session() as session:
         return {m.message_id: m.id for m in session.scalars(select(Message))}
+
+
+def test_thread_counts_follow_merges(tmp_path: Path) -> None:
+    from mailmatch.store.models import Thread
+
+    store = store_at(tmp_path)
+    store.add_batch([mail("a@x", "one", frm="p@x"), mail("a2@x", "Re: one", refs="a@x")])
+    store.add_batch([mail("b@x", "two", frm="q@x")])
+    store.add_batch([mail("c@x", "Re: both", refs="a@x b@x")])
+    with store.db.session() as session:
+        counts = sorted(t.message_count for t in session.scalars(select(Thread)))
+    assert counts[-1] == 4 and sum(counts) == 4

@@ -20,7 +20,6 @@ from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
 from mailmatch.imap.session import Credentials, ProbeContext
 from mailmatch.providers.app_passwords import PasswordCheck, check_password
 from mailmatch.providers.catalog import Catalog, load_catalog
-from mailmatch.providers.discovery import discover, manual_settings
 from mailmatch.providers.discovery_models import Discovery
 from mailmatch.providers.models import Provider, Security, Server
 from mailmatch.store.db import Database, open_database
@@ -194,6 +193,8 @@ class AccountService:
 
     def resolve(self, request: NewAccount) -> Discovery:
         """Discovered settings with the user's overrides on top."""
+        from mailmatch.providers.discovery import discover, manual_settings
+
         address = request.address.strip()
         if request.imap.host and request.smtp.host:
             imap = request.imap.apply("imap", None)

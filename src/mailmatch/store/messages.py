@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, func, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import Insert
 
 from mailmatch.ingest.forwarded import forwarded_senders
 from mailmatch.ingest.models import Address, ParsedMessage
-from mailmatch.ingest.threading import normalize_subject, participants_key, thread_ids
 from mailmatch.store.blobs import pack, unpack
 from mailmatch.store.db import Database
 from mailmatch.store.models import (
@@ -34,6 +33,7 @@ from mailmatch.store.models import (
     ThreadLink,
 )
 from mailmatch.store.search import SearchDoc, SearchIndex
+from mailmatch.store.threads import assign_threads
 
 ROLES = ("from_", "to", "cc", "bcc", "reply_to", "sender")
 
@@ -81,6 +81,8 @@ THREADS, LINKS = _table(Thread), _table(ThreadLink)
 def insert_ignore(conn: Connection, table: Table) -> Insert:
     """INSERT that skips rows whose unique key exists (a concurrent run stored them first)."""
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
 
@@ -157,9 +159,9 @@ class MessageStore:
                     )
         conn.execute(insert_ignore(conn, BLOBS), blobs)
 
-        threads = _Threader(conn)
+        thread_of = assign_threads(conn, [item.parsed for item in items])
         rows = []
-        for item in items:
+        for item, thread_id in zip(items, thread_of, strict=True):
             p = item.parsed
             sender = p.from_[0] if p.from_ else (p.sender[0] if p.sender else None)
             rows.append(
@@ -173,7 +175,7 @@ class MessageStore:
                     "from_name": sender.name if sender else None,
                     "in_reply_to": p.in_reply_to,
                     "references": p.references,
-                    "thread_id": threads.assign(p),
+                    "thread_id": thread_id,
                     "body_text": p.body_text,
                     "parse_level": p.parse_level,
                     "defects": p.defects,
@@ -187,7 +189,6 @@ class MessageStore:
             rows,
         )
         pks = {sha: pk for pk, sha in inserted}
-        threads.flush()
 
         addresses, attachments, docs = [], [], []
         for item in items:
@@ -261,111 +262,3 @@ class MessageStore:
     def search(self, query: str, limit: int = 50) -> list[int]:
         with self.db.engine.connect() as conn:
             return self.search_index.search(conn, query, limit)
-
-
-class _Threader:
-    """Assigns thread ids: linked Message-IDs first, then normalised subject + participants.
-
-    Links are looked up per batch and kept in memory while the batch is threaded, so a reply
-    stored in the same batch as its parent joins the parent's thread. When one message links
-    two existing threads (its References name both), the threads are merged into the oldest.
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.links: dict[str, int] = {}
-        self.looked_up: set[str] = set()
-        self.new_links: dict[str, int] = {}
-        self.by_subject: dict[tuple[str, str], int] = {}
-        self.counts: dict[int, int] = {}
-
-    def _lookup(self, ids: list[str]) -> None:
-        missing = [i for i in ids if i not in self.looked_up]
-        if not missing:
-            return
-        self.looked_up.update(missing)
-        for start in range(0, len(missing), 500):
-            chunk = missing[start : start + 500]
-            rows = self.conn.execute(
-                select(LINKS.c.message_id, LINKS.c.thread_id).where(LINKS.c.message_id.in_(chunk))
-            )
-            self.links.update({mid: tid for mid, tid in rows})
-
-    def assign(self, p: ParsedMessage) -> int:
-        ids = ([p.message_id] if p.message_id else []) + thread_ids(p)
-        self._lookup(ids)
-        found = sorted({self.links[i] for i in ids if i in self.links})
-        subject = normalize_subject(p.subject)[:500]
-        people = participants_key(p)
-        if found:
-            tid = found[0]
-            for other in found[1:]:
-                self._merge(other, tid)
-        elif subject and (tid_subject := self._by_subject(subject, people)) is not None:
-            tid = tid_subject
-        else:
-            tid = int(
-                self.conn.execute(
-                    THREADS.insert().returning(THREADS.c.id),
-                    {"subject_key": subject, "participants_key": people, "message_count": 0},
-                ).scalar_one()
-            )
-            self.by_subject[(subject, people)] = tid
-        for mid in ids:
-            if self.links.get(mid) != tid:
-                self.links[mid] = tid
-                self.new_links[mid] = tid
-        self.counts[tid] = self.counts.get(tid, 0) + 1
-        return tid
-
-    def _by_subject(self, subject: str, people: str) -> int | None:
-        key = (subject, people)
-        if key not in self.by_subject:
-            tid = self.conn.execute(
-                select(THREADS.c.id)
-                .where(THREADS.c.subject_key == subject, THREADS.c.participants_key == people)
-                .order_by(THREADS.c.id)
-                .limit(1)
-            ).scalar()
-            if tid is None:
-                return None
-            self.by_subject[key] = tid
-        return self.by_subject[key]
-
-    def _merge(self, old: int, into: int) -> None:
-        self.conn.execute(
-            update(MESSAGES).where(MESSAGES.c.thread_id == old).values(thread_id=into)
-        )
-        self.conn.execute(update(LINKS).where(LINKS.c.thread_id == old).values(thread_id=into))
-        for mid, tid in self.links.items():
-            if tid == old:
-                self.links[mid] = into
-                self.new_links[mid] = into
-        self.counts[into] = self.counts.get(into, 0) + self.counts.pop(old, 0)
-        moved = self.conn.execute(
-            select(THREADS.c.message_count).where(THREADS.c.id == old)
-        ).scalar()
-        self.counts[into] += int(moved or 0)
-        self.conn.execute(update(THREADS).where(THREADS.c.id == old).values(message_count=0))
-
-    def flush(self) -> None:
-        """Write the batch's new links and message counts."""
-        if self.new_links:
-            rows = [{"message_id": m, "thread_id": t} for m, t in self.new_links.items()]
-            if self.conn.dialect.name == "postgresql":
-                stmt = postgresql.insert(LINKS)
-                upsert: Any = stmt.on_conflict_do_update(
-                    index_elements=["message_id"], set_={"thread_id": stmt.excluded.thread_id}
-                )
-            else:
-                stmt_s = sqlite.insert(LINKS)
-                upsert = stmt_s.on_conflict_do_update(
-                    index_elements=["message_id"], set_={"thread_id": stmt_s.excluded.thread_id}
-                )
-            self.conn.execute(upsert, rows)
-        for tid, n in self.counts.items():
-            self.conn.execute(
-                update(THREADS)
-                .where(THREADS.c.id == tid)
-                .values(message_count=THREADS.c.message_count + n)
-            )
