@@ -20,9 +20,11 @@ A file with no email column but a domain or website column is a companies-only l
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from mailmatch.contacts.records import (
     CompanyRecord,
@@ -41,39 +43,31 @@ __all__ = ["read_csv"]
 # when several columns fill the same single-valued role (HubSpot's "Associated Company" is the
 # company record; its "Company Name" is free text the contact typed into a form).
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "email": (
-        "email", "e-mail", "email address", "e-mail address", "mail", "emails", "work email",
-        "personal email", "primary email", "secondary email", "other email", "email 2",
-        "e-mail 2 address", "e-mail 3 address", "additional email addresses",
-    ),
-    "name": ("name", "full name", "display name", "contact name"),
-    "first_name": ("first name", "firstname", "given name", "first"),
-    "middle_name": ("middle name", "middlename", "additional name"),
-    "last_name": ("last name", "lastname", "family name", "surname", "last"),
-    "company": (
-        "associated company", "account name", "account.name", "company", "company name",
-        "organization name", "organization 1 - name", "organization", "organisation", "employer",
-    ),
-    "title": (
-        "title", "job title", "organization title", "organization 1 - title", "position",
-    ),
-    "phone": (
-        "phone", "phone number", "mobile", "mobile phone", "mobile phone number", "mobilephone",
-        "business phone", "business phone 2", "home phone", "home phone 2", "other phone",
-        "primary phone", "company main phone", "work phone", "telephone",
-    ),
-    "tags": ("tags", "tag", "labels", "group membership", "categories", "groups"),
-    "owner": ("contact owner", "lead owner", "owner", "owner name", "hubspot owner"),
-    "company_domain": ("domain", "company domain", "company domain name", "email domain"),
-    "company_website": (
-        "website", "website url", "company website", "web page", "web site", "url",
-    ),
-    "source_id": ("record id", "contact id", "lead id", "id"),
-    "custom": (
-        "notes", "note", "description", "department", "lead source", "lead status",
-        "lifecycle stage", "industry", "city", "country", "country/region", "mailing city",
-        "mailing country", "linkedin", "linkedin url", "nickname", "birthday", "rating",
-    ),
+    role: tuple(alias.strip() for alias in aliases.split("|"))
+    for role, aliases in {
+        "email": "email | e-mail | email address | e-mail address | mail | emails | work email"
+        " | personal email | primary email | secondary email | other email | email 2"
+        " | e-mail 2 address | e-mail 3 address | additional email addresses",
+        "name": "name | full name | display name | contact name",
+        "first_name": "first name | firstname | given name | first",
+        "middle_name": "middle name | middlename | additional name",
+        "last_name": "last name | lastname | family name | surname | last",
+        "company": "associated company | account name | account.name | company | company name"
+        " | organization name | organization 1 - name | organization | organisation | employer",
+        "title": "title | job title | organization title | organization 1 - title | position",
+        "phone": "phone | phone number | mobile | mobile phone | mobile phone number"
+        " | mobilephone | business phone | business phone 2 | home phone | home phone 2"
+        " | other phone | primary phone | company main phone | work phone | telephone",
+        "tags": "tags | tag | labels | group membership | categories | groups",
+        "owner": "contact owner | lead owner | owner | owner name | hubspot owner",
+        "company_domain": "domain | company domain | company domain name | email domain",
+        "company_website": "website | website url | company website | web page | web site | url",
+        "source_id": "record id | contact id | lead id | id",
+        "custom": "notes | note | description | department | organization department"
+        " | organization 1 - department | lead source | lead status | lifecycle stage | industry"
+        " | city | country | country/region | mailing city | mailing country | linkedin"
+        " | linkedin url | nickname | birthday | rating",
+    }.items()
 }
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"e-?mail \d+ - value|e-?mail \d+ address|e-?mail \d+"), "email"),
@@ -87,76 +81,79 @@ _RANK: dict[str, int] = {
 # Header names that only one tool writes. "Contact Owner" is not here: Salesforce writes it and
 # HubSpot writes "Contact owner", which compare equal once case is ignored.
 _MARKERS: dict[str, frozenset[str]] = {
-    "salesforce": frozenset({
-        "account name", "lead owner", "contact id", "lead id", "account id", "salutation",
-        "mailing street", "mailing city", "mailing country", "lead source", "firstname",
-        "lastname", "accountid", "ownerid", "account owner", "created date",
-    }),
-    "hubspot": frozenset({
-        "record id", "associated company", "lifecycle stage", "company domain name",
-        "email domain", "hubspot owner", "create date", "last activity date",
-        "mobile phone number", "website url", "associated company ids",
-    }),
-    "google": frozenset({
-        "given name", "family name", "additional name", "group membership", "labels",
-        "organization name", "organization title", "organization 1 - name",
-        "organization 1 - title", "name prefix", "file as", "phonetic first name",
-        "e-mail 1 - value", "e-mail 1 - type", "e-mail 1 - label", "phone 1 - value",
-    }),
-    "outlook": frozenset({
-        "e-mail address", "e-mail 2 address", "e-mail 3 address", "e-mail display name",
-        "e-mail type", "business phone", "home phone", "business street", "home street",
-        "given yomi", "surname yomi", "categories",
-    }),
+    tool: frozenset(name.strip() for name in names.split("|"))
+    for tool, names in {
+        "salesforce": "account name | lead owner | contact id | lead id | account id | salutation"
+        " | mailing street | mailing city | mailing country | lead source | firstname | lastname"
+        " | accountid | ownerid | account owner | created date",
+        "hubspot": "record id | associated company | lifecycle stage | company domain name"
+        " | email domain | hubspot owner | create date | last activity date"
+        " | mobile phone number | website url | associated company ids",
+        "google": "given name | family name | additional name | group membership"
+        " | organization name | organization title | organization 1 - name"
+        " | organization 1 - title | name prefix | file as | phonetic first name"
+        " | e-mail 1 - value | e-mail 1 - type | e-mail 1 - label | phone 1 - value",
+        "outlook": "e-mail address | e-mail 2 address | e-mail 3 address | e-mail display name"
+        " | e-mail type | business phone | home phone | business street | home street"
+        " | given yomi | surname yomi",
+    }.items()
 }
 # Outlook's "Title" is the honorific ("Mr."); its job title is "Job Title".
 _FLAVOUR_OVERRIDES: dict[str, dict[str, str | None]] = {"outlook": {"title": None}}
-# In a companies-only file the name columns name the company.
+# In a companies-only file the name columns name the company (and only company columns count).
 _COMPANY_FILE_ROLES = {"name": "company", "company_website": "company_domain"}
 # Google's system groups: every contact is in "My Contacts", so it says nothing.
 _GOOGLE_NOISE_TAGS = frozenset({"* mycontacts", "* my contacts"})
+
+
+class _Column(NamedTuple):
+    position: int
+    name: str  # as written in the header
+    role: str
+    rank: int  # preference among the columns of the same role: lower wins
 
 
 def read_csv(path: Path) -> ImportedRecords:
     """Read contacts (and the companies they name) from a CSV export.
 
     Raises :class:`~mailmatch.errors.InvalidInput` when the file is empty or has neither an
-    email column nor a company column, because then it is not a contacts export at all.
+    email column nor a company domain/website column, because then it is no contacts export.
     """
-    text = decode_text(Path(path).read_bytes())
-    rows = _rows(text)
+    rows = _rows(decode_text(Path(path).read_bytes()))
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InvalidInput(f"{path} is empty", advice=["Export the contacts again as CSV."])
-    header = [_key(cell) for cell in rows[0]]
-    flavour = _flavour(header)
-    roles = _roles(header, flavour)
-    if "email" not in roles.values():
-        if not {"company_domain", "company_website"} & set(roles.values()):
-            shown = ", ".join(cell for cell in rows[0] if cell.strip())
+    header = [cell.strip() for cell in rows[0]]
+    flavour = _flavour([_key(cell) for cell in header])
+    columns = _columns(header, flavour)
+    roles = {column.role for column in columns}
+    companies_only = "email" not in roles
+    if companies_only:
+        if not {"company_domain", "company_website"} & roles:
             raise InvalidInput(
                 f"{path} has no email column and no company domain/website column "
-                f"(columns: {shown})",
+                f"(columns: {', '.join(cell for cell in header if cell)})",
                 advice=[
                     "Export contacts with their email addresses, or a company list with a "
                     "domain or website column.",
                     'A hand-made file needs a header row such as "name,email,company,domain".',
                 ],
             )
-        roles = {i: _COMPANY_FILE_ROLES.get(role, role) for i, role in roles.items()}
+        columns = [c._replace(role=_COMPANY_FILE_ROLES.get(c.role, c.role)) for c in columns]
+        columns = [c for c in columns if c.role in ("company", "company_domain")]
+    used = {column.position for column in columns}
     result = ImportedRecords(
         contacts=[],
         companies=[],
-        used_columns={rows[0][i].strip(): role for i, role in sorted(roles.items())},
-        ignored_columns=[
-            cell.strip() for i, cell in enumerate(rows[0]) if i not in roles and cell.strip()
-        ],
+        used_columns={column.name: column.role for column in sorted(columns)},
+        ignored_columns=[cell for i, cell in enumerate(header) if i not in used and cell],
         skipped=[],
         source=f"csv:{flavour}" if flavour else "csv",
     )
+    columns.sort(key=lambda column: column.rank)
     companies: dict[str, CompanyRecord] = {}
     for number, row in enumerate(rows[1:], start=2):
         if any(cell.strip() for cell in row):
-            _read_row(row, rows[0], roles, flavour, f"row {number}", result, companies)
+            _read_row(row, columns, flavour, companies_only, f"row {number}", result, companies)
     result.companies = list(companies.values())
     return result
 
@@ -171,7 +168,7 @@ def _rows(text: str) -> list[list[str]]:
         lines = lines[1:]
     if delimiter is None:
         delimiter = _delimiter(lines[0] if lines else "", "\n".join(lines[:20]))
-    return list(csv.reader(text.splitlines(keepends=True), delimiter=delimiter))
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
 def _delimiter(header: str, sample: str) -> str:
@@ -189,20 +186,20 @@ def _key(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").strip().strip('"').casefold().split())
 
 
-def _flavour(header: list[str]) -> str | None:
+def _flavour(keys: list[str]) -> str | None:
     """The tool that wrote this header, by the most names only that tool uses; None if unsure."""
-    keys = set(header)
-    scores = {name: len(keys & markers) for name, markers in _MARKERS.items()}
+    scores = {name: len(set(keys) & markers) for name, markers in _MARKERS.items()}
     best = max(scores.values())
     winners = [name for name, score in scores.items() if score == best]
     return winners[0] if best > 0 and len(winners) == 1 else None
 
 
-def _roles(header: list[str], flavour: str | None) -> dict[int, str]:
-    """Column index -> role, for the columns that have one."""
+def _columns(header: list[str], flavour: str | None) -> list[_Column]:
+    """The columns that have a role, in header order."""
     overrides = _FLAVOUR_OVERRIDES.get(flavour or "", {})
-    roles: dict[int, str] = {}
-    for index, key in enumerate(header):
+    columns: list[_Column] = []
+    for index, name in enumerate(header):
+        key = _key(name)
         if key in overrides:
             role = overrides[key]
         else:
@@ -210,49 +207,50 @@ def _roles(header: list[str], flavour: str | None) -> dict[int, str]:
             if role is None:
                 role = next((r for pattern, r in _PATTERNS if pattern.fullmatch(key)), None)
         if role is not None:
-            roles[index] = role
-    return roles
+            columns.append(_Column(index, name, role, _RANK.get(key, len(_RANK))))
+    return columns
 
 
 def _read_row(
     row: list[str],
-    header: list[str],
-    roles: dict[int, str],
+    columns: list[_Column],
     flavour: str | None,
+    companies_only: bool,
     where: str,
     result: ImportedRecords,
     companies: dict[str, CompanyRecord],
 ) -> None:
     """Turn one row into a contact and/or a company, or a skip with its reason."""
-    cells: dict[str, list[tuple[int, str]]] = {}
+    values: dict[str, list[str]] = {}  # role -> non-empty cells, most preferred column first
     custom: dict[str, str] = {}
-    for index, role in roles.items():
-        value = row[index].strip() if index < len(row) else ""
-        if not value:
-            continue
-        if role == "custom":
-            custom[header[index].strip()] = value
-        else:
-            rank = _RANK.get(_key(header[index]), len(_RANK))
-            cells.setdefault(role, []).append((rank, value))
+    for column in columns:
+        value = row[column.position].strip() if column.position < len(row) else ""
+        if value and column.role == "custom":
+            custom[column.name] = value
+        elif value:
+            values.setdefault(column.role, []).append(value)
 
     def first(role: str) -> str | None:
-        found = sorted(cells.get(role, []), key=lambda pair: pair[0])
-        return found[0][1] if found else None
-
-    def every(role: str) -> list[str]:
-        return [value for _, value in cells.get(role, [])]
+        return values[role][0] if role in values else None
 
     company = first("company")
     if company:
-        domains = [d for v in every("company_domain") for p in split_multi(v) if (d := _dom(p))]
-        domains += [d for v in every("company_website") if (d := domain_from_website(v))]
-        _add_company(companies, company, domains)
+        domains = [
+            domain
+            for value in values.get("company_domain", []) + values.get("company_website", [])
+            for part in split_multi(value)
+            if (domain := domain_from_website(part))
+        ]
+        company = _add_company(companies, company, domains)
+    elif companies_only:
+        result.skipped.append((where, "no company name"))
+    if companies_only:
+        return
 
     name = first("name") or " ".join(
         part for part in (first("first_name"), first("middle_name"), first("last_name")) if part
     )
-    emails, rejected = normalize_emails(every("email"))
+    emails, rejected = normalize_emails(values.get("email", []))
     if not emails:
         if rejected:
             result.skipped.append((where, f"no valid email address (got {', '.join(rejected)})"))
@@ -261,14 +259,15 @@ def _read_row(
         elif not company:
             result.skipped.append((where, "no email address"))
         return
+    phones = (p for v in values.get("phone", []) for p in split_multi(v, commas=False))
     result.contacts.append(
         ContactRecord(
             name=name,
             emails=emails,
             company=company,
             title=first("title"),
-            phones=_unique(p for v in every("phone") for p in split_multi(v, commas=False)),
-            tags=_tags(every("tags"), google=flavour == "google"),
+            phones=_unique(phones),
+            tags=_tags(values.get("tags", []), google=flavour == "google"),
             owner=first("owner"),
             custom=custom,
             source_id=first("source_id"),
@@ -276,16 +275,16 @@ def _read_row(
     )
 
 
-def _dom(value: str) -> str | None:
-    return domain_from_website(value)
+def _add_company(companies: dict[str, CompanyRecord], name: str, domains: list[str]) -> str:
+    """Record a company once per name (ignoring case), gathering its domains from every row.
 
-
-def _add_company(companies: dict[str, CompanyRecord], name: str, domains: list[str]) -> None:
-    """Record a company once per name (ignoring case), gathering its domains from every row."""
+    Returns the spelling first seen, so "ACME" and "Acme" rows name one company downstream.
+    """
     record = companies.setdefault(name.casefold(), CompanyRecord(name=name))
     for domain in domains:
         if domain not in record.domains:
             record.domains.append(domain)
+    return record.name
 
 
 def _tags(values: list[str], *, google: bool) -> list[str]:
