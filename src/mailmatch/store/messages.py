@@ -51,6 +51,7 @@ class Incoming:
     raw: bytes
     parsed: ParsedMessage
     location: LocationKey | None = None
+    packed: tuple[str, bytes] | None = None  # (codec, data) when compressed already
 
 
 @dataclass
@@ -146,7 +147,7 @@ class MessageStore:
     def _insert_new(self, conn: Connection, items: list[Incoming]) -> dict[str, int]:
         blobs = []
         for item in items:
-            codec, data = pack(item.raw)
+            codec, data = item.packed or pack(item.raw)
             blobs.append(
                 {"sha256": item.parsed.sha256, "size": len(item.raw), "codec": codec, "data": data}
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Connection, Table, delete, select, update
 
-from mailmatch.ingest.parse import parse_message
+from mailmatch.ingest.pool import ParsePool, Prepared
 from mailmatch.store.messages import (
     LOCATIONS,
     MESSAGES,
@@ -193,43 +194,76 @@ class FolderSync:
     def _fetch_all(
         self, folder: str, uidvalidity: int, todo: list[int], result: FolderResult
     ) -> None:
+        """Fetch, parse and store ``todo`` in batches, as a pipeline.
+
+        While batch *n* is parsed by worker processes, batch *n-1* is stored and batch *n+1*
+        fetched, so the slow steps overlap. Batches are still committed strictly in UID order,
+        each with its checkpoint.
+        """
         total = len(todo)
-        done = 0
         if self.progress:
             self.progress(folder, 0, total)
-        for start in range(0, total, self.batch_size):
-            uids = todo[start : start + self.batch_size]
-            response = _server_call(self.client.fetch, uids, [b"BODY.PEEK[]"])
-            items = []
-            for uid in uids:
-                data = response.get(uid)
-                raw = data.get(BODY) if data else None
-                if raw is None:
-                    continue  # expunged while we were fetching
-                items.append(
-                    Incoming(
-                        raw,
-                        parse_message(raw, max_attachment_bytes=self.store.attachment_cap),
-                        LocationKey(self.account_id, folder, uidvalidity, uid),
-                    )
-                )
-            batch_max = max(uids)
+        batches = [todo[i : i + self.batch_size] for i in range(0, total, self.batch_size)]
+        pending: tuple[list[int], list[tuple[int, bytes]], Future[list[Prepared]]] | None = None
+        done = 0
+        with ParsePool(total, self.store.attachment_cap) as pool, ThreadPoolExecutor(1) as io:
+            # The next batch is fetched in the background while this one is stored: the
+            # connection is used by that one thread only until the loop ends.
+            fetching = io.submit(self._fetch, batches[0]) if batches else None
+            for index, uids in enumerate(batches):
+                assert fetching is not None
+                raws = fetching.result()
+                if index + 1 < len(batches):
+                    fetching = io.submit(self._fetch, batches[index + 1])
+                future = pool.submit([raw for _uid, raw in raws])
+                if pending is not None:
+                    done += self._store(folder, uidvalidity, *pending, result)
+                    if self.progress:
+                        self.progress(folder, done, total)
+                pending = (uids, raws, future)
+            if pending is not None:
+                done += self._store(folder, uidvalidity, *pending, result)
+                if self.progress:
+                    self.progress(folder, done, total)
 
-            def checkpoint(conn: Connection, batch_max: int = batch_max) -> None:
-                self._save_state(conn, folder, uidvalidity=uidvalidity, last_uid=batch_max)
+    def _fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
+        response = _server_call(self.client.fetch, uids, [b"BODY.PEEK[]"])
+        raws = []
+        for uid in uids:
+            data = response.get(uid)
+            raw = data.get(BODY) if data else None
+            if raw is not None:  # None: expunged while we were fetching
+                raws.append((uid, raw))
+        return raws
 
-            stored = self.store.add_batch(items, on_commit=checkpoint)
-            if self.on_stored and stored.message_pks:
-                self.on_stored(stored.message_pks)  # matching runs as messages arrive
-            result.fetched += len(items)
-            result.new += stored.new
-            result.skipped_duplicates += stored.duplicates
-            result.defective += stored.defective
-            done += len(uids)
-            if self.progress:
-                self.progress(folder, done, total)
-            if self.checkpoint:
-                self.checkpoint()
+    def _store(
+        self,
+        folder: str,
+        uidvalidity: int,
+        uids: list[int],
+        raws: list[tuple[int, bytes]],
+        prepared: Future[list[Prepared]],
+        result: FolderResult,
+    ) -> int:
+        items = [
+            Incoming(raw, parsed, LocationKey(self.account_id, folder, uidvalidity, uid), packed)
+            for (uid, raw), (parsed, packed) in zip(raws, prepared.result(), strict=True)
+        ]
+        batch_max = max(uids)
+
+        def checkpoint(conn: Connection) -> None:
+            self._save_state(conn, folder, uidvalidity=uidvalidity, last_uid=batch_max)
+
+        stored = self.store.add_batch(items, on_commit=checkpoint)
+        if self.on_stored and stored.message_pks:
+            self.on_stored(stored.message_pks)  # matching runs as messages arrive
+        result.fetched += len(items)
+        result.new += stored.new
+        result.skipped_duplicates += stored.duplicates
+        result.defective += stored.defective
+        if self.checkpoint:
+            self.checkpoint()
+        return len(uids)
 
     def _remap(
         self, folder: str, uidvalidity: int, todo: list[int], result: FolderResult

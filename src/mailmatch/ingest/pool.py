@@ -1,0 +1,71 @@
+"""Parse (and compress) batches of messages in worker processes while the importer stores.
+
+Parsing is pure CPU work in Python (about 0.3 ms a message), so on a machine with more than one
+core it runs beside the IMAP fetch and the database writes instead of between them. Small jobs
+(an incremental run with a handful of new messages) parse in-process: starting workers would
+cost more than it saves.
+
+Workers are forked before the importer starts any thread, and receive nothing but bytes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from types import TracebackType
+
+from mailmatch.ingest.models import ParsedMessage
+from mailmatch.ingest.parse import parse_message
+from mailmatch.store.blobs import pack
+
+MIN_MESSAGES_FOR_WORKERS = 300
+
+
+Prepared = tuple[ParsedMessage, tuple[str, bytes]]  # the parse and the compressed raw bytes
+
+
+def _prepare_all(raws: list[bytes], cap: int) -> list[Prepared]:
+    """Parse and compress: both are CPU work that does not need the database."""
+    return [(parse_message(raw, max_attachment_bytes=cap), pack(raw)) for raw in raws]
+
+
+def default_workers() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(0, min(4, (cpus or 1) - 1))
+
+
+class ParsePool:
+    """``submit(raws)`` returns a future of (parsed message, packed blob) pairs, in order."""
+
+    def __init__(self, expected: int, cap: int, workers: int | None = None) -> None:
+        self.cap = cap
+        count = default_workers() if workers is None else workers
+        self._executor: ProcessPoolExecutor | None = None
+        if count > 0 and expected >= MIN_MESSAGES_FOR_WORKERS:
+            context = multiprocessing.get_context("fork")
+            self._executor = ProcessPoolExecutor(count, mp_context=context)
+            self._executor.submit(int).result()  # fork now, before any thread is started
+
+    def submit(self, raws: list[bytes]) -> Future[list[Prepared]]:
+        if self._executor is not None:
+            return self._executor.submit(_prepare_all, raws, self.cap)
+        future: Future[list[Prepared]] = Future()
+        future.set_result(_prepare_all(raws, self.cap))
+        return future
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
