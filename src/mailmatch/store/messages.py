@@ -88,6 +88,22 @@ def insert_ignore(conn: Connection, table: Table) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` and return their new ids, in order.
+
+    On SQLite, ``RETURNING`` in parameter order makes SQLAlchemy send one INSERT per row
+    (10,000 statements for the corpus); inside the store's ``BEGIN IMMEDIATE`` transaction no
+    other writer can run, so the next ids are ours to hand out and one executemany does.
+    """
+    if conn.dialect.name == "sqlite":
+        start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+        ids = list(range(start + 1, start + 1 + len(rows)))
+        conn.execute(table.insert(), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+        return ids
+    result = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(i) for i in result.scalars()]
+
+
 class MessageStore:
     def __init__(self, db: Database, *, attachment_cap: int = 25 * 1024 * 1024) -> None:
         self.db = db
@@ -183,13 +199,8 @@ class MessageStore:
                     "attachment_count": len(p.attachments),
                 }
             )
-        inserted = conn.execute(
-            MESSAGES.insert().returning(
-                MESSAGES.c.id, MESSAGES.c.sha256, sort_by_parameter_order=True
-            ),
-            rows,
-        )
-        pks = {sha: pk for pk, sha in inserted}
+        ids = insert_returning_ids(conn, MESSAGES, rows)
+        pks = {str(row["sha256"]): pk for row, pk in zip(rows, ids, strict=True)}
 
         addresses, attachments, docs = [], [], []
         for item in items:

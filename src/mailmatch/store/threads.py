@@ -110,10 +110,9 @@ def assign_threads(conn: Connection, messages: list[ParsedMessage]) -> list[int]
             {"subject_key": new_keys[k][0], "participants_key": new_keys[k][1], "message_count": 0}
             for k in roots
         ]
-        created = conn.execute(
-            THREADS.insert().returning(THREADS.c.id, sort_by_parameter_order=True), rows
-        ).scalars()
-        real = dict(zip(roots, created, strict=True))
+        from mailmatch.store.messages import insert_returning_ids
+
+        real = dict(zip(roots, insert_returning_ids(conn, THREADS, rows), strict=True))
 
     def resolve(key: int) -> int:
         root = union.find(key)
