@@ -76,7 +76,7 @@ class Blob(Base):
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
-    codec: Mapped[str] = mapped_column(String(8))  # "zlib" or "none"
+    codec: Mapped[str] = mapped_column(String(8))  # "zstd", "zlib" or "none"
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
