@@ -88,6 +88,9 @@ def contacts_import(
 def contacts_sync_carddav(
     account: Annotated[str, typer.Option("--account", help="Use this account's login.")],
     url: Annotated[str | None, typer.Option(help="The CardDAV server (iCloud: default).")] = None,
+    username: Annotated[
+        str | None, typer.Option(help="CardDAV login, when it is not the account's address.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import an address book over CardDAV with the account's app-specific password."""
@@ -103,7 +106,7 @@ def contacts_sync_carddav(
     verify: bool | str = view.ca_file or True
     records = _run(
         lambda: fetch_address_books(
-            str(target), view.address, accounts.password(account), verify=verify
+            str(target), username or view.address, accounts.password(account), verify=verify
         ),
         as_json,
     )
