@@ -63,9 +63,7 @@ def main() -> None:
         ]
         contacts = contacts[: args.contacts]
         records = RecordService(db)
-        records.import_records(
-            ImportedRecords(contacts, [], {}, [], [], source="bench")
-        )
+        records.import_records(ImportedRecords(contacts, [], {}, [], [], source="bench"))
         matches = MatchService(db)
 
         full = []

@@ -149,3 +149,14 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not available: {CORPUS} is missing (it lives outside the repository)")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def corpus_messages(corpus_dir: Path) -> list[bytes]:
+    """Every corpus message as an IMAP server or parser should get it: without the leading
+    mbox ``From`` line each file starts with."""
+    raws = []
+    for path in sorted(corpus_dir.glob("*/*.txt")):
+        data = path.read_bytes()
+        raws.append(data.split(b"\n", 1)[1] if data.startswith(b"From ") else data)
+    return raws

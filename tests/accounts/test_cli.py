@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli import run_mailmatch
+
 USER, PASSWORD = "user@example.com", "abcd-efgh-ijkl-mnop"
 
 
 def mailmatch(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILMATCH_")}
-    env["MAILMATCH_HOME"] = str(home)
-    env["MAILMATCH_CONNECT_TIMEOUT"] = "5"
-    return subprocess.run(
-        [sys.executable, "-m", "mailmatch", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_mailmatch(home, *args, stdin=stdin, env={"MAILMATCH_CONNECT_TIMEOUT": "5"})
 
 
 def server_flags(dovecot: Any, smtp_server: Any) -> list[str]:

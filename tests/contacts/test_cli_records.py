@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +11,12 @@ from mailmatch.ingest.parse import parse_message
 from mailmatch.matching.service import MatchService
 from mailmatch.store.db import open_database
 from mailmatch.store.messages import Incoming, MessageStore
+from tests.cli import run_mailmatch
 from tests.contacts.conftest import Radicale
 
 
 def mailmatch(home: Path, *args: str, stdin: str | None = None) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILMATCH_")}
-    env["MAILMATCH_HOME"] = str(home)
-    result = subprocess.run(
-        [sys.executable, "-m", "mailmatch", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    result = run_mailmatch(home, *args, stdin=stdin)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout) if "--json" in args else result.stdout
 

@@ -16,19 +16,11 @@ from mailmatch.store.db import Database, open_database
 from mailmatch.store.messages import Incoming, MessageStore
 
 
-def corpus_raws(corpus_dir: Path) -> list[bytes]:
-    raws = []
-    for path in sorted(corpus_dir.glob("*/*.txt")):
-        data = path.read_bytes()
-        raws.append(data.split(b"\n", 1)[1] if data.startswith(b"From ") else data)
-    return raws
-
-
 @pytest.fixture(scope="session")
-def corpus_template(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
+def corpus_template(tmp_path_factory: pytest.TempPathFactory, corpus_messages: list[bytes]) -> Path:
     home = tmp_path_factory.mktemp("corpus-home")
     store = MessageStore(open_database(load_settings({"MAILMATCH_HOME": str(home)})))
-    raws = corpus_raws(corpus_dir)
+    raws = corpus_messages
     for start in range(0, len(raws), 1000):
         store.add_batch([Incoming(r, parse_message(r)) for r in raws[start : start + 1000]])
     store.db.engine.dispose()

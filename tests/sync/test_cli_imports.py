@@ -12,35 +12,17 @@ from typing import Any
 
 import pytest
 
+from tests.cli import run_mailmatch
 from tests.sync.conftest import Mailbox, message
 
 
 def mailmatch(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILMATCH_")}
-    env["MAILMATCH_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "mailmatch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    return run_mailmatch(home, *args)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> Any:
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout) if result.stdout.lstrip().startswith(("{", "[")) else None
-
-
-def corpus_messages(corpus_dir: Path) -> list[bytes]:
-    """Each corpus file without its leading mbox ``From`` line."""
-    raws = []
-    for path in sorted(corpus_dir.glob("*/*.txt")):
-        data = path.read_bytes()
-        if data.startswith(b"From "):
-            data = data.split(b"\n", 1)[1]
-        raws.append(data)
-    return raws
 
 
 def test_create_run_list_show_search_and_raw(mailbox: Any) -> None:
@@ -97,9 +79,11 @@ def test_import_file_twice_adds_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.corpus
-def test_the_whole_corpus_through_dovecot(mailbox: Any, corpus_dir: Path, tmp_path: Path) -> None:
+def test_the_whole_corpus_through_dovecot(
+    mailbox: Any, corpus_messages: list[bytes], tmp_path: Path
+) -> None:
     box: Mailbox = mailbox()
-    raws = corpus_messages(corpus_dir)
+    raws = corpus_messages
     assert len(raws) == 6046
     for raw in raws:
         box.deliver(raw)
