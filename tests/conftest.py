@@ -160,3 +160,15 @@ def corpus_messages(corpus_dir: Path) -> list[bytes]:
         data = path.read_bytes()
         raws.append(data.split(b"\n", 1)[1] if data.startswith(b"From ") else data)
     return raws
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL cluster for the session (fails if PostgreSQL is not installed)."""
+    from tests.servers.postgres import Postgres, available
+
+    if not available():
+        pytest.fail("PostgreSQL not installed: run `bash .ci/run` or `apt-get install postgresql`")
+    server = Postgres()
+    yield server
+    server.stop()
