@@ -17,7 +17,10 @@ from mailmatch.config import Settings, ensure_home, load_settings
 from mailmatch.errors import ConnectError, MailmatchError
 from mailmatch.providers.models import Security
 
-app = typer.Typer(no_args_is_help=True, help=__doc__, add_completion=False)
+# Tracebacks must never print local variables: one of them may be a password.
+app = typer.Typer(
+    no_args_is_help=True, help=__doc__, add_completion=False, pretty_exceptions_show_locals=False
+)
 providers_app = typer.Typer(no_args_is_help=True, help="What mailmatch knows about providers.")
 accounts_app = typer.Typer(no_args_is_help=True, help="Connected mailboxes.")
 keys_app = typer.Typer(no_args_is_help=True, help="The key that encrypts stored passwords.")
@@ -69,6 +72,10 @@ def _run(fn: Callable[[], T], as_json: bool = False) -> T:
         return fn()
     except MailmatchError as exc:
         _fail(exc, as_json)
+    except OSError as exc:  # a missing file, a full disk: say so, no traceback
+        error = MailmatchError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        error.code = "os_error"
+        _fail(error, as_json)
 
 
 def _emit(data: Any) -> None:

@@ -98,7 +98,7 @@ def imports_run(name: str, as_json: JsonOpt = False) -> None:
         from mailmatch.render_mail import print_run
 
         print_run(out, result)
-    raise typer.Exit(0 if result.state == "ok" else 1)
+    raise typer.Exit(0 if result.state == "ok" and not result.errors else 1)
 
 
 @imports_app.command("list")

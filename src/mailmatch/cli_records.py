@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mailmatch.cli import JsonOpt, _emit, _run, _settings, app, out
@@ -39,7 +40,7 @@ def _records(settings: Settings) -> Any:
 
 
 def _print_change(change: Any, what: str) -> None:
-    out.print(f"{what}; re-matched {change.rematched} message(s).", highlight=False)
+    out.print(f"{what}; re-matched {change.rematched} message(s).", highlight=False, markup=False)
 
 
 # -- contacts --------------------------------------------------------------------------------
@@ -77,11 +78,17 @@ def contacts_import(
         highlight=False,
     )
     for column, use in summary["used_columns"].items():
-        out.print(f"  used column {column!r} as {use}", highlight=False)
+        out.print(f"  used column {column!r} as {use}", highlight=False, markup=False)
     if summary["ignored_columns"]:
-        out.print(f"  ignored columns: {', '.join(summary['ignored_columns'])}", highlight=False)
+        out.print(
+            f"  ignored columns: {', '.join(summary['ignored_columns'])}",
+            highlight=False,
+            markup=False,
+        )
     for skipped in summary["skipped"]:
-        out.print(f"  skipped {skipped['item']}: {skipped['reason']}", highlight=False)
+        out.print(
+            f"  skipped {skipped['item']}: {skipped['reason']}", highlight=False, markup=False
+        )
 
 
 @contacts_app.command("sync-carddav")
@@ -163,12 +170,17 @@ def contacts_show(email: str, as_json: JsonOpt = False) -> None:
         _emit(data)
         return
     c = data["contact"]
-    out.print(f"[bold]{c['name'] or c['emails'][0]}[/] {', '.join(c['emails'])}", highlight=False)
+    out.print(
+        f"[bold]{escape(c['name'] or c['emails'][0])}[/] {escape(', '.join(c['emails']))}",
+        highlight=False,
+    )
     if c["company"]:
-        out.print(f"  company: {c['company']}", highlight=False)
+        out.print(f"  company: {c['company']}", highlight=False, markup=False)
     for m in data["messages"]:
-        out.print(f"  {(m['date'] or '')[:10]}  #{m['id']}  {m['subject']}", highlight=False)
-        out.print(f"      {m['reason']}", style="dim", highlight=False)
+        out.print(
+            f"  {(m['date'] or '')[:10]}  #{m['id']}  {m['subject']}", highlight=False, markup=False
+        )
+        out.print(f"      {m['reason']}", style="dim", highlight=False, markup=False)
 
 
 # -- companies and deals ---------------------------------------------------------------------

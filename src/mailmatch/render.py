@@ -39,7 +39,7 @@ def print_discovery(console: Console, found: Discovery, *, brief: bool = False) 
     title = provider.name if provider else found.domain
     console.print(f"[bold]{title}[/] (found via {found.source})", highlight=False)
     for note in found.notes:
-        console.print(f"  {note}", style="dim", highlight=False)
+        console.print(f"  {note}", style="dim", highlight=False, markup=False)
     console.print(
         f"  IMAP  {found.imap.host}:{found.imap.port} ({found.imap.security})\n"
         f"  SMTP  {found.smtp.host}:{found.smtp.port} ({found.smtp.security})\n"
@@ -51,17 +51,25 @@ def print_discovery(console: Console, found: Discovery, *, brief: bool = False) 
     from mailmatch.providers.app_passwords import guide_lines
 
     if provider.imap_switch:
-        console.print(f"  IMAP must be switched on: {provider.imap_switch.where}", highlight=False)
+        console.print(
+            f"  IMAP must be switched on: {provider.imap_switch.where}",
+            highlight=False,
+            markup=False,
+        )
     lines = guide_lines(provider)
     if lines:
         console.print("[bold]App password[/]")
         for line in lines:
-            console.print(f"  {line}", highlight=False)
+            console.print(f"  {line}", highlight=False, markup=False)
     if not brief:
         for alt in found.imap_alternatives + found.smtp_alternatives:
-            console.print(f"  alternative: {alt.host}:{alt.port} ({alt.security})", highlight=False)
+            console.print(
+                f"  alternative: {alt.host}:{alt.port} ({alt.security})",
+                highlight=False,
+                markup=False,
+            )
         for quirk in provider.quirks:
-            console.print(f"  quirk: {quirk}", style="dim", highlight=False)
+            console.print(f"  quirk: {quirk}", style="dim", highlight=False, markup=False)
 
 
 def _print_protocol(console: Console, label: str, result: ProtocolResult) -> None:
@@ -72,14 +80,14 @@ def _print_protocol(console: Console, label: str, result: ProtocolResult) -> Non
     )
     for step in result.steps:
         sign = "[green]✓[/]" if step.ok else "[red]✗[/]"
-        console.print(f"  {sign} {step.name}: {step.detail}", highlight=False)
+        console.print(f"  {sign} {step.name}: {step.detail}", highlight=False, markup=False)
     d = result.diagnosis
     if d is not None:
         console.print(f"  [bold]{d.code}[/]: {d.message}", highlight=False)
         if d.server_text:
-            console.print(f"  server said: {d.server_text}", highlight=False)
+            console.print(f"  server said: {d.server_text}", highlight=False, markup=False)
         for line in d.advice:
-            console.print(f"  → {line}", highlight=False)
+            console.print(f"  → {line}", highlight=False, markup=False)
     if result.alternative is not None:
         _print_protocol(console, f"{label} (other port)", result.alternative)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ def print_run(console: Console, result: RunResult) -> None:
             f"  [red]{error.get('code')}[/]: {error.get('message') or ''}", highlight=False
         )
         if error.get("server_text"):
-            console.print(f"    server said: {error['server_text']}", highlight=False)
+            console.print(f"    server said: {error['server_text']}", highlight=False, markup=False)
         for line in error.get("advice") or []:
-            console.print(f"    → {line}", highlight=False)
+            console.print(f"    → {line}", highlight=False, markup=False)
     console.print(
         f"{data['import']}: {_state(data['state'])}, {data['new']} new in {data['seconds']:.1f}s",
         highlight=False,
@@ -61,8 +62,12 @@ def print_imports(console: Console, views: list[ImportView]) -> None:
 
 def print_import(console: Console, view: ImportView) -> None:
     data = view.to_json()
-    console.print(f"[bold]{view.name}[/] (account {view.account}): {_state(view.state)}")
-    console.print(f"  folders: {', '.join(view.folders or ['INBOX', 'Sent'])}", highlight=False)
+    console.print(
+        f"[bold]{escape(view.name)}[/] (account {escape(view.account)}): {_state(view.state)}"
+    )
+    console.print(
+        f"  folders: {', '.join(view.folders or ['INBOX', 'Sent'])}", highlight=False, markup=False
+    )
     console.print(f"  schedule: {data['every'] or 'manual only'}; next {data['next_run_at']}")
     if view.last_stats:
         s = view.last_stats
@@ -72,13 +77,15 @@ def print_import(console: Console, view: ImportView) -> None:
         )
     if view.last_error:
         e = view.last_error
-        console.print(f"  last error [red]{e.get('code')}[/]: {e.get('message') or ''}")
+        console.print(f"  last error [red]{e.get('code')}[/]: {escape(e.get('message') or '')}")
         if e.get("server_text"):
-            console.print(f"    server said: {e['server_text']}", highlight=False)
+            console.print(f"    server said: {e['server_text']}", highlight=False, markup=False)
         for line in e.get("advice") or []:
-            console.print(f"    → {line}", highlight=False)
+            console.print(f"    → {line}", highlight=False, markup=False)
     for alert in view.alerts:
-        console.print(f"  [bold red]alert[/] {alert['created_at'][:19]}: {alert['message']}")
+        console.print(
+            f"  [bold red]alert[/] {alert['created_at'][:19]}: {escape(alert['message'])}"
+        )
     for fs in view.folder_states:
         console.print(
             f"  {fs['folder']}: UIDVALIDITY {fs['uidvalidity']}, stored up to UID "
@@ -88,19 +95,21 @@ def print_import(console: Console, view: ImportView) -> None:
 
 
 def print_message(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"[bold]{data['subject'] or '(no subject)'}[/]", highlight=False)
+    console.print(f"[bold]{escape(data['subject'] or '(no subject)')}[/]", highlight=False)
     for role, people in data["addresses"].items():
         names = ", ".join(
             f"{p['name']} <{p['email']}>" if p["name"] else p["email"] for p in people
         )
-        console.print(f"  {role}: {names}", highlight=False)
-    console.print(f"  date: {data['date']}   id: {data['message_id']}", highlight=False)
+        console.print(f"  {role}: {names}", highlight=False, markup=False)
+    console.print(
+        f"  date: {data['date']}   id: {data['message_id']}", highlight=False, markup=False
+    )
     for loc in data["locations"]:
         console.print(
             f"  in {loc['account']} / {loc['folder']} (UID {loc['uid']})", highlight=False
         )
     if data["defects"]:
-        console.print(f"  defects: {', '.join(data['defects'])}", highlight=False)
+        console.print(f"  defects: {', '.join(data['defects'])}", highlight=False, markup=False)
     for att in data["attachments"]:
         console.print(
             f"  attachment: {att['filename']} ({att['content_type']}, {att['size']} bytes)"

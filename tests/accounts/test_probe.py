@@ -224,3 +224,26 @@ def _trust(dovecot: Any) -> ssl.SSLContext:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def test_a_refused_imap_password_is_not_tried_again_on_smtp(
+    tmp_path: Any, dovecot: Any, smtp_server: Any
+) -> None:
+    from mailmatch.accounts.service import AccountService
+    from mailmatch.config import load_settings
+
+    service = AccountService.open(load_settings({"MAILMATCH_HOME": str(tmp_path)}))
+    attempts = len(smtp_server.auth_attempts)
+    ctx = context(dovecot.ca_file)
+    result = service.run_test(
+        Server(dovecot.host, dovecot.imaps_port, Security.SSL),
+        Server("localhost", smtp_server.ssl_port, Security.SSL),
+        USER,
+        USER,
+        "wrong-password",
+        ctx,
+    )
+    assert result.imap.diagnosis is not None and result.smtp.diagnosis is not None
+    assert result.smtp.diagnosis.code is Code.AUTH_FAILED
+    assert "Not tried" in result.smtp.diagnosis.message
+    assert len(smtp_server.auth_attempts) == attempts

@@ -59,3 +59,21 @@ def test_rotation_reencrypts_with_the_new_key_and_drops_the_old(tmp_path: Path) 
     assert reloaded.decrypt(new_token) == "secret"
     with pytest.raises(VaultError, match="key that encrypted it is missing"):
         reloaded.decrypt(token)
+
+
+def test_rotation_keeps_webhook_secrets_readable(tmp_path: Path) -> None:
+    from mailmatch.accounts.service import AccountService
+    from mailmatch.webhooks.service import WebhookService
+
+    settings = load_settings({"MAILMATCH_HOME": str(tmp_path)})
+    accounts = AccountService.open(settings)
+    WebhookService(accounts.db, accounts.vault).add("http://127.0.0.1:9/h", "s3cret")
+
+    assert accounts.rotate_keys() == 1
+
+    hooks = WebhookService(accounts.db, Vault.from_settings(settings))
+    with accounts.db.session() as session:
+        from mailmatch.store.records import Webhook
+
+        token = session.query(Webhook).one().secret
+    assert hooks.vault.decrypt(token) == "s3cret"

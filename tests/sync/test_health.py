@@ -43,6 +43,11 @@ def test_a_revoked_password_pauses_the_import_until_a_new_one_is_saved(
     tick = run_due(box.runner())
     assert tick.ran == [] and tick.skipped == {"imp": "needs_app_password"}
 
+    box.accounts.set_password("acct", "a-typo")  # a wrong new password is tried once, only
+    assert box.runner().run("imp").state == "needs_app_password"
+    with pytest.raises(ImportBlocked):
+        box.runner().run("imp")
+
     box.accounts.set_password("acct", "the-new-one")
     box.deliver(message(2))
     healed = box.runner().run("imp")

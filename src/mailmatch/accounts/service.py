@@ -12,18 +12,26 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mailmatch.accounts.probe import ConnectionTest, probe_imap, probe_smtp, smtp_fallbacks
+from mailmatch.accounts.probe import (
+    ConnectionTest,
+    ProtocolResult,
+    probe_imap,
+    probe_smtp,
+    smtp_fallbacks,
+)
 from mailmatch.accounts.tls import TlsOptions, normalize_fingerprint
 from mailmatch.accounts.vault import Vault
 from mailmatch.config import Settings
-from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
-from mailmatch.imap.session import Credentials, ProbeContext
+from mailmatch.errors import AlreadyExists, Code, Diagnosis, InvalidInput, NotFound
+from mailmatch.imap.session import Credentials, ProbeContext, Step
 from mailmatch.providers.app_passwords import PasswordCheck, check_password
 from mailmatch.providers.catalog import Catalog, load_catalog
 from mailmatch.providers.discovery_models import Discovery
-from mailmatch.providers.models import Provider, Security, Server
+from mailmatch.providers.models import Protocol, Provider, Security, Server
 from mailmatch.store.db import Database, open_database
 from mailmatch.store.models import Account
+from mailmatch.store.records import Webhook
+from mailmatch.timeutil import aware
 
 DEFAULT_PORTS = {
     ("imap", Security.SSL): 993,
@@ -33,6 +41,9 @@ DEFAULT_PORTS = {
     ("smtp", Security.STARTTLS): 587,
     ("smtp", Security.PLAIN): 587,
 }
+
+
+REFUSED = frozenset({Code.AUTH_FAILED, Code.APP_PASSWORD_REQUIRED, Code.OAUTH_REQUIRED})
 
 
 @dataclass
@@ -125,6 +136,8 @@ class AddResult:
 
 
 def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset (SQLite hands back naive datetimes)."""
+    value = aware(value)
     return value.isoformat() if value else None
 
 
@@ -227,6 +240,19 @@ class AccountService:
         ctx: ProbeContext,
     ) -> ConnectionTest:
         imap_result = probe_imap(imap, Credentials(username, password), ctx)
+        refused = imap_result.diagnosis
+        if refused is not None and refused.code in REFUSED:
+            # The same password would be refused again: one more failed login at the provider
+            # (Yahoo locks accounts after a few) and nothing learned.
+            skipped = ProtocolResult(Protocol.SMTP, smtp)
+            skipped.steps.append(Step("login", False, "not tried: IMAP refused the password"))
+            skipped.diagnosis = Diagnosis(
+                code=refused.code,
+                message="Not tried: the IMAP server refused this password, and a second "
+                "attempt would count as one more failed login.",
+                advice=list(refused.advice),
+            )
+            return ConnectionTest(imap_result, skipped)
         smtp_result = probe_smtp(
             smtp,
             Credentials(smtp_username, password),
@@ -345,7 +371,7 @@ class AccountService:
             session.delete(self._row(session, name))
 
     def rotate_keys(self) -> int:
-        """Re-encrypt every password with a new key; returns how many were re-encrypted.
+        """Re-encrypt every secret (passwords, webhook secrets) with a new key; returns how many.
 
         With a key file: a new key is written first (old keys kept), rows are re-encrypted in
         one transaction, then the old keys are dropped. A crash at any point leaves every row
@@ -358,7 +384,12 @@ class AccountService:
             rows = session.scalars(select(Account)).all()
             for row in rows:
                 row.secret, row.key_id = vault.reencrypt(row.secret)
-            count = len(rows)
+            # Webhook secrets are encrypted with the same keys: rotate them in the same
+            # transaction, or dropping the old key would make them unreadable.
+            hooks = session.scalars(select(Webhook)).all()
+            for hook in hooks:
+                hook.secret, hook.key_id = vault.reencrypt(hook.secret)
+            count = len(rows) + len(hooks)
         if vault.key_file:
             vault = vault.without_old_keys()
             vault.save()

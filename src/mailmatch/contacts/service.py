@@ -320,7 +320,7 @@ class RecordService:
         if kind == "address":
             return self.matches.messages_with_emails([value])
         if kind == "domain":
-            with self.db.engine.connect() as conn:
+            with self.db.read() as conn:
                 from mailmatch.store.models import MessageAddress
 
                 domains = [
@@ -332,7 +332,7 @@ class RecordService:
         return self.matches.messages_with_pattern(value)
 
     def rules(self) -> list[dict[str, Any]]:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [
                 {
                     "id": getattr(rule, "rule_id", None),

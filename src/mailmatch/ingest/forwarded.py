@@ -1,5 +1,8 @@
 """Who a forwarded message came from originally.
 
+Only forward markers count: "Original Message" blocks head quoted replies, and crediting the
+quoted person would link a reply to someone who is not on it.
+
 When a colleague forwards a customer's mail, the message's From is the colleague; the person
 the mail concerns is the original sender, quoted in the body under a forward marker. Matching
 credits that sender (stored as the address role ``fwd_from``) instead of the forwarder.
@@ -14,8 +17,6 @@ from mailmatch.ingest.models import Address
 _MARKERS = (
     "---------- forwarded message",  # Gmail
     "begin forwarded message",  # Apple Mail
-    "-----original message-----",  # Outlook
-    "-------- original message --------",  # Thunderbird
     "-------- forwarded message --------",  # Thunderbird
     "-------- weitergeleitete nachricht",  # German clients
     "-----ursprüngliche nachricht-----",

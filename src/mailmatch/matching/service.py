@@ -31,7 +31,7 @@ from mailmatch.store.db import Database
 from mailmatch.store.messages import insert_ignore
 from mailmatch.store.models import Account, Message, MessageAddress
 from mailmatch.store.records import IgnoreRule, MatchState, MessageLink
-from mailmatch.timeutil import now
+from mailmatch.timeutil import aware, now
 
 CHUNK = 500
 
@@ -94,8 +94,21 @@ class MatchService:
             enqueue_outcomes(self.db, results)
         return results
 
+    def match_missing(self) -> int:
+        """Match stored messages that have no outcome yet (a run killed between storing a batch
+        and matching it leaves some); cheap when there are none."""
+        with self.db.read() as conn:
+            pks = list(
+                conn.execute(
+                    select(Message.id)
+                    .outerjoin(MatchState, MatchState.message_pk == Message.id)
+                    .where(MatchState.message_pk.is_(None))
+                ).scalars()
+            )
+        return len(self.match_messages(pks)) if pks else 0
+
     def match_all(self) -> int:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             pks = list(conn.execute(select(Message.id).order_by(Message.id)).scalars())
         return len(self.match_messages(pks))
 
@@ -135,7 +148,7 @@ class MatchService:
     def messages_with_emails(self, emails: Iterable[str]) -> set[int]:
         wanted = sorted({e.lower() for e in emails})
         found: set[int] = set()
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             if self.normalizer.exact:
                 for start in range(0, len(wanted), 900):
                     found.update(
@@ -161,7 +174,7 @@ class MatchService:
 
     def messages_with_domains(self, domains: Iterable[str]) -> set[int]:
         wanted = sorted({d.lower() for d in domains})
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return set(
                 conn.execute(
                     select(MessageAddress.message_pk).where(MessageAddress.domain.in_(wanted))
@@ -174,7 +187,7 @@ class MatchService:
             if pattern.startswith("re:")
             else re.compile(fnmatch.translate(pattern.lower()))
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             emails = [
                 e
                 for (e,) in conn.execute(select(MessageAddress.email).distinct())
@@ -183,7 +196,7 @@ class MatchService:
         return self.messages_with_emails(emails)
 
     def messages_linked_to(self, record_type: str, record_id: int) -> set[int]:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return set(
                 conn.execute(
                     select(MessageLink.message_pk).where(
@@ -201,7 +214,7 @@ class MatchService:
                 Message.date >= now() - timedelta(days=days)
             )
         stats = MatchStats()
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             for status, count in conn.execute(query):
                 if status in ("matched", "unmatched", "ignored"):
                     setattr(stats, status, int(count))
@@ -209,7 +222,7 @@ class MatchService:
 
     def unmatched(self, limit: int = 100) -> list[dict[str, Any]]:
         """Senders with mail but no record, most messages first: the queue a person works."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 select(
                     MatchState.unmatched_sender,
@@ -235,7 +248,7 @@ class MatchService:
                 "sender": sender,
                 "name": names.get(sender or "") or "",
                 "messages": int(count),
-                "last_date": last.isoformat() if last else None,
+                "last_date": last_date.isoformat() if (last_date := aware(last)) else None,
                 "example_message": example,
             }
             for sender, count, last, example in rows

@@ -18,7 +18,7 @@ Two rules hold throughout:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailmatch.providers.models import (
     AppPasswordPolicy,
@@ -43,7 +43,7 @@ class PasswordCheck:
     ``warnings`` are complete sentences for the user and never contain the password.
     """
 
-    password: str  # the cleaned password to use
+    password: str = field(repr=False)  # the cleaned password to use; never in a repr
     changed: bool  # cleaning removed something (spaces, line breaks, separators)
     looks_like_app_password: bool | None  # None when the provider publishes no format
     warnings: list[str]

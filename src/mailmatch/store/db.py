@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +32,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock up front (a deferred BEGIN that later writes fails under
+    # contention instead of waiting); readers must not, or they would queue behind writers.
+    if conn.get_execution_options().get("mailmatch_read"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -83,6 +88,10 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def read(self) -> Connection:
+        """A connection for reading only: on SQLite it never takes the write lock."""
+        return self.engine.connect().execution_options(mailmatch_read=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

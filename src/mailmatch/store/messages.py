@@ -241,7 +241,7 @@ class MessageStore:
     # -- reading ---------------------------------------------------------------------------
 
     def raw(self, message_pk: int) -> bytes | None:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(
                 select(BLOBS.c.codec, BLOBS.c.data)
                 .join(MESSAGES, MESSAGES.c.sha256 == BLOBS.c.sha256)
@@ -253,7 +253,7 @@ class MessageStore:
         """Every stored message as (id, date, raw bytes), oldest id first, streamed."""
         last = 0
         while True:
-            with self.db.engine.connect() as conn:
+            with self.db.read() as conn:
                 rows = conn.execute(
                     select(MESSAGES.c.id, MESSAGES.c.date, BLOBS.c.codec, BLOBS.c.data)
                     .join(BLOBS, MESSAGES.c.sha256 == BLOBS.c.sha256)
@@ -268,9 +268,9 @@ class MessageStore:
             last = rows[-1].id
 
     def count(self) -> int:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(MESSAGES)).scalar_one())
 
     def search(self, query: str, limit: int = 50) -> list[int]:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return self.search_index.search(conn, query, limit)

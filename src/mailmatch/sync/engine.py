@@ -92,7 +92,7 @@ class FolderSync:
     # -- state ------------------------------------------------------------------------------
 
     def _state(self, folder: str) -> Any:
-        with self.store.db.engine.connect() as conn:
+        with self.store.db.read() as conn:
             return conn.execute(
                 select(STATES).where(
                     STATES.c.account_id == self.account_id, STATES.c.folder == folder
@@ -100,7 +100,7 @@ class FolderSync:
             ).first()
 
     def _known_uids(self, folder: str, uidvalidity: int) -> set[int]:
-        with self.store.db.engine.connect() as conn:
+        with self.store.db.read() as conn:
             rows = conn.execute(
                 select(LOCATIONS.c.uid).where(
                     LOCATIONS.c.account_id == self.account_id,
@@ -171,7 +171,7 @@ class FolderSync:
             last_uid = max(last_uid, max(server_uids))
 
         with self.store.db.engine.begin() as conn:
-            if state is not None and state.uidvalidity != uidvalidity:
+            if state is not None:  # also finishes a reset that an earlier run did not
                 conn.execute(
                     delete(LOCATIONS).where(
                         LOCATIONS.c.account_id == self.account_id,
@@ -275,17 +275,20 @@ class FolderSync:
             response = _server_call(
                 self.client.fetch, uids, [b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
             )
-            wanted: dict[tuple[str, int], int] = {}
+            by_key: dict[tuple[str, int], list[int]] = {}
             for uid in uids:
                 data = response.get(uid) or {}
                 header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
                 mid = _message_id(header or b"")
                 size = data.get(b"RFC822.SIZE")
                 if mid and size is not None:
-                    wanted[(mid, int(size))] = uid
+                    by_key.setdefault((mid, int(size)), []).append(uid)
                 else:
                     remaining.append(uid)
-            found = self._lookup(wanted.keys())
+            # Two messages sharing Message-ID and size are ambiguous: download both.
+            wanted = {key: found[0] for key, found in by_key.items() if len(found) == 1}
+            remaining += [u for found in by_key.values() if len(found) > 1 for u in found]
+            found = self._lookup(folder, uidvalidity, wanted.keys())
             rows = []
             for key, uid in wanted.items():
                 pk = found.get(key)
@@ -305,24 +308,42 @@ class FolderSync:
                 with self.store.db.engine.begin() as conn:
                     conn.execute(insert_ignore(conn, LOCATIONS), rows)
                 result.remapped += len(rows)
+            if self.checkpoint:
+                self.checkpoint()  # a long re-map keeps the lease
         return sorted(remaining)
 
-    def _lookup(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    def _lookup(
+        self, folder: str, uidvalidity: int, keys: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """Stored messages that this folder held under its previous UIDVALIDITY, by key.
+
+        Only this folder's old locations count: matching a copy stored from elsewhere could
+        map a different message with the same Message-ID and size onto this UID.
+        """
         keys = list(keys)
         found: dict[tuple[str, int], int] = {}
-        with self.store.db.engine.connect() as conn:
+        ambiguous: set[tuple[str, int]] = set()
+        with self.store.db.read() as conn:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 rows = conn.execute(
-                    select(MESSAGES.c.message_id, MESSAGES.c.size, MESSAGES.c.id).where(
-                        MESSAGES.c.message_id.in_([mid for mid, _ in chunk])
+                    select(MESSAGES.c.message_id, MESSAGES.c.size, MESSAGES.c.id)
+                    .join(LOCATIONS, LOCATIONS.c.message_pk == MESSAGES.c.id)
+                    .where(
+                        MESSAGES.c.message_id.in_([mid for mid, _ in chunk]),
+                        LOCATIONS.c.account_id == self.account_id,
+                        LOCATIONS.c.folder == folder,
+                        LOCATIONS.c.uidvalidity != uidvalidity,
                     )
                 )
                 wanted = set(chunk)
                 for mid, size, pk in rows:
-                    if (mid, size) in wanted:
-                        found[(mid, size)] = pk
-        return found
+                    key = (mid, size)
+                    if key in wanted:
+                        if key in found and found[key] != pk:
+                            ambiguous.add(key)
+                        found[key] = pk
+        return {k: v for k, v in found.items() if k not in ambiguous}
 
     def _prune(
         self, folder: str, uidvalidity: int, exists: int, server_uids: set[int] | None

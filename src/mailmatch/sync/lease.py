@@ -14,11 +14,16 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
+from mailmatch.errors import MailmatchError
 from mailmatch.store.db import Database
 from mailmatch.store.models import Import
 from mailmatch.timeutil import aware, now
 
 HOST = socket.gethostname()
+
+
+class LeaseLost(MailmatchError):
+    code = "already_running"
 
 
 def new_owner() -> str:
@@ -66,12 +71,15 @@ class Lease:
             return None if taken.rowcount == 1 else "another run"
 
     def renew(self) -> None:
+        """Extend the lease; raise :class:`LeaseLost` if another run has taken it over."""
         with self.db.engine.begin() as conn:
-            conn.execute(
+            kept = conn.execute(
                 update(Import)
                 .where(Import.id == self.import_id, Import.lease_owner == self.owner)
                 .values(lease_until=now() + timedelta(seconds=self.seconds))
             )
+        if kept.rowcount != 1:
+            raise LeaseLost("another run took over this import; this one stops")
 
     def release(self) -> None:
         with self.db.engine.begin() as conn:

@@ -37,7 +37,7 @@ from mailmatch.matching.service import MatchService
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Account, Alert, Import
 from mailmatch.sync.engine import FolderResult, FolderSync, Progress, RateLimited
-from mailmatch.sync.lease import Lease
+from mailmatch.sync.lease import Lease, LeaseLost
 from mailmatch.timeutil import aware, now
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,10 @@ class ImportRunner:
         result = RunResult(name)
         self._set(import_id, state="running", last_run_at=now())
         try:
+            self.matches.match_missing()  # messages a killed run stored but did not match
             self._run(result, account.name, import_id, folders_wanted, ever_worked, lease, progress)
+        except LeaseLost as exc:  # the other run records the import's state, not this one
+            raise AlreadyRunning(exc.message) from exc
         except MailmatchError as exc:  # e.g. the vault key is missing: say so, never "running"
             result.state = "connect_error"
             result.errors.append({"folder": None, "code": exc.code, "message": exc.message,
@@ -157,9 +160,11 @@ class ImportRunner:
     def _check_blocked(row: Import, account: Account) -> None:
         if row.state not in BLOCKED_STATES:
             return
-        failed_at = aware(row.failing_since) or now()
+        # The run that was refused started at last_run_at: only a password saved after it is
+        # new. (failing_since would let every later password through, wrong ones included.)
+        failed_at = aware(row.last_run_at) or aware(row.failing_since) or now()
         if (aware(account.password_set_at) or failed_at) > failed_at:
-            return  # a new password was saved since: try it
+            return  # a new password was saved since: try it once
         raise ImportBlocked(
             f"import {row.name!r} is paused: the server refused the password "
             f"({(row.last_error or {}).get('server_text') or row.state}).",
@@ -302,6 +307,8 @@ class ImportRunner:
                 row.failing_since = None
                 row.failures = 0
                 row.last_error = result.errors[0] if result.errors else None
+                if result.errors:  # a folder failed: keep any alert open, exit non-zero
+                    return
                 for alert in session.scalars(
                     select(Alert).where(Alert.import_id == row.id, Alert.resolved_at.is_(None))
                 ):

@@ -40,6 +40,16 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class _Due:
+    delivery_id: int
+    event: str
+    payload: dict[str, Any]
+    attempts: int
+    url: str
+    secret: str  # encrypted
+
+
 @dataclass
 class DeliveryReport:
     delivered: int = 0
@@ -167,14 +177,18 @@ class WebhookService:
         backoff: timedelta = timedelta(seconds=30),
         limit: int = 200,
     ) -> DeliveryReport:
-        """POST every delivery that is due; schedule retries for the ones that fail."""
+        """POST every delivery that is due; schedule retries for the ones that fail.
+
+        No database transaction is open during a POST: a slow or dead receiver must never hold
+        the store's write lock (imports and every other command would wait behind it).
+        """
         report = DeliveryReport()
-        own_client = client is None
-        http = client or httpx.Client(timeout=10, follow_redirects=False)
-        try:
-            with self.db.session() as session:
-                due = session.scalars(
-                    select(WebhookDelivery)
+        with self.db.session() as session:
+            due = [
+                _Due(d.id, d.event, d.payload, d.attempts, hook.url, hook.secret)
+                for d, hook in session.execute(
+                    select(WebhookDelivery, Webhook)
+                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
                     .where(
                         WebhookDelivery.status == "pending",
                         WebhookDelivery.next_attempt_at <= now(),
@@ -182,49 +196,58 @@ class WebhookService:
                     .order_by(WebhookDelivery.id)
                     .limit(limit)
                 ).all()
-                hooks = {h.id: h for h in session.scalars(select(Webhook))}
-                for delivery in due:
-                    hook = hooks[delivery.webhook_id]
-                    self._attempt(http, hook, delivery, backoff, report)
+            ]
+        own_client = client is None
+        http = client or httpx.Client(timeout=10, follow_redirects=False)
+        try:
+            for item in due:
+                status_code, error = self._post(http, item)
+                self._record(item, status_code, error, backoff, report)
         finally:
             if own_client:
                 http.close()
         return report
 
-    def _attempt(
-        self,
-        http: httpx.Client,
-        hook: Webhook,
-        delivery: WebhookDelivery,
-        backoff: timedelta,
-        report: DeliveryReport,
-    ) -> None:
-        body = json.dumps(delivery.payload, sort_keys=True).encode()
+    def _post(self, http: httpx.Client, item: _Due) -> tuple[int | None, str | None]:
+        body = json.dumps(item.payload, sort_keys=True).encode()
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "mailmatch-webhooks",
-            "X-Mailmatch-Event": delivery.event,
-            "X-Mailmatch-Delivery": str(delivery.id),
+            "X-Mailmatch-Event": item.event,
+            "X-Mailmatch-Delivery": str(item.delivery_id),
             "X-Mailmatch-Timestamp": timestamp,
-            "X-Mailmatch-Signature": sign(self.vault.decrypt(hook.secret), timestamp, body),
+            "X-Mailmatch-Signature": sign(self.vault.decrypt(item.secret), timestamp, body),
         }
-        delivery.attempts += 1
         try:
-            response = http.post(hook.url, content=body, headers=headers)
-            delivery.last_status_code = response.status_code
-            ok = 200 <= response.status_code < 300
-            delivery.last_error = None if ok else f"HTTP {response.status_code}"
+            response = http.post(item.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            ok = False
-            delivery.last_error = f"{type(exc).__name__}: {exc}"
-        if ok:
-            delivery.status = "delivered"
-            delivery.delivered_at = now()
-            report.delivered += 1
-        elif delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status = "failed"
-            report.failed += 1
-        else:
-            delivery.next_attempt_at = now() + backoff * 2 ** (delivery.attempts - 1)
-            report.retrying += 1
+            return None, f"{type(exc).__name__}: {exc}"
+        ok = 200 <= response.status_code < 300
+        return response.status_code, None if ok else f"HTTP {response.status_code}"
+
+    def _record(
+        self,
+        item: _Due,
+        status_code: int | None,
+        error: str | None,
+        backoff: timedelta,
+        report: DeliveryReport,
+    ) -> None:
+        with self.db.session() as session:
+            delivery = session.get(WebhookDelivery, item.delivery_id)
+            if delivery is None:
+                return
+            delivery.attempts = item.attempts + 1
+            delivery.last_status_code = status_code
+            delivery.last_error = error
+            if error is None:
+                delivery.status = "delivered"
+                delivery.delivered_at = now()
+                report.delivered += 1
+            elif delivery.attempts >= MAX_ATTEMPTS:
+                delivery.status = "failed"
+                report.failed += 1
+            else:
+                delivery.next_attempt_at = now() + backoff * 2 ** (delivery.attempts - 1)
+                report.retrying += 1
