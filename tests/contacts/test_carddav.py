@@ -118,3 +118,14 @@ def test_nothing_listening_is_connection_refused() -> None:
 
     assert caught.value.code == "connection_refused"
     assert "secret" not in caught.value.message
+
+
+def test_the_password_follows_redirects_only_within_the_same_site() -> None:
+    from mailmatch.contacts.carddav import _Dav
+
+    icloud = _Dav(httpx.Client(), "me@icloud.com", "contacts.icloud.com")
+    assert icloud._trusted("p42-contacts.icloud.com")
+    assert not icloud._trusted("contacts.icloud.com.evil.example")
+    assert not icloud._trusted("evil.example")
+    assert not _Dav(httpx.Client(), "u", "dav.example.co.uk")._trusted("evil.co.uk")
+    assert not _Dav(httpx.Client(), "u", "127.0.0.1")._trusted("10.0.0.1")

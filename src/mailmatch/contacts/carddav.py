@@ -122,7 +122,7 @@ def fetch_address_books(
         timeout=timeout,
         headers={"User-Agent": "mailmatch"},
     ) as client:
-        dav = _Dav(client, username)
+        dav = _Dav(client, username, base.host)
         books = dav.discover(base)
         if not books:
             raise CardDavError(
@@ -149,12 +149,33 @@ def _ca_context(path: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=path)
 
 
+# Parents that many unrelated sites share: a redirect within them is not "the same site".
+_SHARED_SUFFIXES = frozenset({"co.uk", "org.uk", "com.au", "co.jp", "com.br", "co.nz", "co.in"})
+
+
 class _Dav:
     """The WebDAV requests of one import, on one authenticated client."""
 
-    def __init__(self, client: httpx.Client, username: str) -> None:
+    def __init__(self, client: httpx.Client, username: str, origin: str = "") -> None:
         self.client = client
         self.username = username
+        self.origin = origin.lower()  # the host the user named: redirects stay near it
+
+    def _trusted(self, host: str) -> bool:
+        """Whether the password may follow a redirect to ``host``.
+
+        The same host, or a sibling under the same parent domain (iCloud sends
+        contacts.icloud.com to pNN-contacts.icloud.com); never an unrelated site.
+        """
+        host = host.lower()
+        if not self.origin or host == self.origin:
+            return True
+        if self.origin.replace(".", "").isdigit() or ":" in self.origin:
+            return False  # an IP address: only itself
+        parent = self.origin.partition(".")[2]
+        if parent.count(".") < 1 or parent in _SHARED_SUFFIXES:
+            return False
+        return host.endswith("." + parent)
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -271,6 +292,14 @@ class _Dav:
                     raise CardDavError(
                         f"{method} {url} redirected to {target}: refusing to send the "
                         "password over plain http",
+                        code="server_error",
+                        status=response.status_code,
+                        advice=_SERVER_ADVICE,
+                    )
+                if not self._trusted(target.host):
+                    raise CardDavError(
+                        f"{method} {url} redirected to {target.host}: refusing to send the "
+                        "password to another site",
                         code="server_error",
                         status=response.status_code,
                         advice=_SERVER_ADVICE,
