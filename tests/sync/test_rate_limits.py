@@ -74,3 +74,40 @@ def test_a_server_that_keeps_throttling_marks_the_import_rate_limited(
     view = ImportService(box.accounts.db).get("imp")
     assert view.state == "rate_limited"
     assert view.last_error is not None and "[UNAVAILABLE]" in view.last_error["server_text"]
+
+
+class Forgetful:
+    """A real IMAPClient whose first FETCH answer silently leaves one message out."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.dropped = client, False
+
+    def fetch(self, uids: Any, items: Any) -> Any:
+        answer = self._client.fetch(uids, items)
+        if not self.dropped and len(answer) > 1:
+            self.dropped = True
+            answer.pop(sorted(answer)[1])
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_message_the_server_left_out_is_fetched_on_the_next_run(
+    mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box: Mailbox = mailbox()
+    for n in range(6):
+        box.deliver(message(n))
+    ImportService(box.accounts.db).create("imp", "acct", ["INBOX"], None)
+    real = ImportRunner._connect
+    monkeypatch.setattr(
+        ImportRunner, "_connect", lambda self, name, worked: Forgetful(real(self, name, worked))
+    )
+
+    first = ImportRunner(box.accounts).run("imp")
+    assert first.new == 5 and first.folders[0].unfetched
+
+    monkeypatch.setattr(ImportRunner, "_connect", real)
+    second = ImportRunner(box.accounts).run("imp")
+    assert second.new == 1

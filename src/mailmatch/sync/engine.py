@@ -18,13 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Connection, Table, delete, select, update
 
+from mailmatch.errors import MailmatchError
 from mailmatch.ingest.pool import ParsePool, Prepared
 from mailmatch.store.messages import (
     LOCATIONS,
@@ -55,6 +57,7 @@ class FolderResult:
     defective: int = 0
     remapped: int = 0
     fetched: int = 0
+    unfetched: list[int] = field(default_factory=list)  # left for the next run
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -88,6 +91,8 @@ class FolderSync:
         self.batch_size = batch_size
         self.progress = progress
         self.checkpoint = checkpoint
+        # UIDs the server left out of a FETCH answer but still has: never checkpoint past them.
+        self.unfetched: set[int] = set()
 
     # -- state ------------------------------------------------------------------------------
 
@@ -169,6 +174,9 @@ class FolderSync:
         last_uid = max([last_uid, *todo]) if todo else last_uid
         if server_uids:
             last_uid = max(last_uid, max(server_uids))
+        if self.unfetched:  # the next run fetches them again (what it already has is deduped)
+            last_uid = min(last_uid, min(self.unfetched) - 1)
+            result.unfetched = sorted(self.unfetched)
 
         with self.store.db.engine.begin() as conn:
             if state is not None:  # also finishes a reset that an earlier run did not
@@ -228,12 +236,17 @@ class FolderSync:
 
     def _fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
         response = _server_call(self.client.fetch, uids, [b"BODY.PEEK[]"])
-        raws = []
+        raws, absent = [], []
         for uid in uids:
             data = response.get(uid)
             raw = data.get(BODY) if data else None
-            if raw is not None:  # None: expunged while we were fetching
+            if raw is None:
+                absent.append(uid)
+            else:
                 raws.append((uid, raw))
+        if absent:  # expunged meanwhile, or a server that skipped them: ask which
+            still_there = _server_call(self.client.search, ["UID", ",".join(map(str, absent))])
+            self.unfetched.update(u for u in still_there if u in absent)
         return raws
 
     def _store(
@@ -245,11 +258,21 @@ class FolderSync:
         prepared: Future[list[Prepared]],
         result: FolderResult,
     ) -> int:
+        try:
+            ready = prepared.result()
+        except BrokenProcessPool:
+            raise MailmatchError(
+                "a parsing worker process died (killed, or out of memory); nothing after the "
+                "last stored batch was lost",
+                advice=["run the import again; lower MAILMATCH_FETCH_BATCH if memory is short"],
+            ) from None
         items = [
             Incoming(raw, parsed, LocationKey(self.account_id, folder, uidvalidity, uid), packed)
-            for (uid, raw), (parsed, packed) in zip(raws, prepared.result(), strict=True)
+            for (uid, raw), (parsed, packed) in zip(raws, ready, strict=True)
         ]
         batch_max = max(uids)
+        if self.unfetched:
+            batch_max = min(batch_max, min(self.unfetched) - 1)
 
         def checkpoint(conn: Connection) -> None:
             self._save_state(conn, folder, uidvalidity=uidvalidity, last_uid=batch_max)
