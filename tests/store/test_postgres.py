@@ -56,3 +56,27 @@ def test_matching_on_postgresql(postgres: Any, tmp_path: Path) -> None:
     assert [m["reason"] for m in records.show_contact("carol@acme.test")["messages"]] == [
         "From address carol@acme.test belongs to contact Carol"
     ]
+
+
+def test_two_writers_storing_the_same_messages_at_once_on_postgresql(
+    postgres: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    store = pg_store(postgres, tmp_path)
+    batch = [mail(f"p{n}@x", f"same {n}") for n in range(50)]
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            store.add_batch(batch)
+        except BaseException as exc:  # pragma: no cover - what the test is about
+            errors.append(exc)
+
+    threads_ = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads_:
+        t.start()
+    for t in threads_:
+        t.join()
+    assert errors == []
+    assert store.count() == 50

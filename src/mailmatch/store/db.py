@@ -54,6 +54,20 @@ def make_engine(url: str) -> Engine:
 HEAD_REVISION = "0003"
 
 
+STORE_LOCK = 727_227  # the PostgreSQL advisory lock that serialises writes to the store
+
+
+def lock_store(conn: Connection) -> None:
+    """Serialise store writers, as SQLite's ``BEGIN IMMEDIATE`` does, on PostgreSQL too.
+
+    Adding a batch checks which messages exist, then inserts the rest: two imports doing that
+    at once on PostgreSQL would both insert the same message. The lock is held until the
+    transaction ends.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STORE_LOCK})")
+
+
 def alembic_config(engine: Engine) -> Any:
     from alembic.config import Config
 

@@ -22,7 +22,7 @@ from sqlalchemy.sql import Insert
 from mailmatch.ingest.forwarded import forwarded_senders
 from mailmatch.ingest.models import Address, ParsedMessage
 from mailmatch.store.blobs import pack, unpack
-from mailmatch.store.db import Database
+from mailmatch.store.db import Database, lock_store
 from mailmatch.store.models import (
     AttachmentRow,
     Blob,
@@ -117,6 +117,7 @@ class MessageStore:
     ) -> BatchResult:
         result = BatchResult()
         with self.db.engine.begin() as conn:
+            lock_store(conn)
             shas = list({item.parsed.sha256 for item in items})
             known = self._existing(conn, shas)
             fresh: dict[str, Incoming] = {}

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Table, delete, select, update
 
 from mailmatch.errors import MailmatchError
 from mailmatch.ingest.pool import ParsePool, Prepared
+from mailmatch.store.db import lock_store
 from mailmatch.store.messages import (
     LOCATIONS,
     MESSAGES,
@@ -179,6 +180,7 @@ class FolderSync:
             result.unfetched = sorted(self.unfetched)
 
         with self.store.db.engine.begin() as conn:
+            lock_store(conn)
             if state is not None:  # also finishes a reset that an earlier run did not
                 conn.execute(
                     delete(LOCATIONS).where(
@@ -329,6 +331,7 @@ class FolderSync:
                     )
             if rows:
                 with self.store.db.engine.begin() as conn:
+                    lock_store(conn)
                     conn.execute(insert_ignore(conn, LOCATIONS), rows)
                 result.remapped += len(rows)
             if self.checkpoint:
@@ -383,6 +386,7 @@ class FolderSync:
         stale = known - server_uids
         if stale:
             with self.store.db.engine.begin() as conn:
+                lock_store(conn)
                 for start in range(0, len(stale), 500):
                     chunk = sorted(stale)[start : start + 500]
                     conn.execute(
