@@ -84,7 +84,7 @@ def test_outlook_refusals_always_mean_passwords_are_off() -> None:
             Code.APP_PASSWORD_REQUIRED,
         ),
         ("gmail", 535, "5.7.8 Username and Password not accepted.", Code.AUTH_FAILED),
-        ("yahoo", 535, "5.7.0 (#AUTH005) Too many bad auth attempts.", Code.RATE_LIMITED),
+        ("yahoo", 535, "5.7.0 (#AUTH005) Too many bad auth attempts.", Code.APP_PASSWORD_REQUIRED),
         (None, 454, "4.7.0 Temporary authentication failure", Code.RATE_LIMITED),
         (None, 535, "5.7.8 Authentication credentials invalid", Code.AUTH_FAILED),
     ],

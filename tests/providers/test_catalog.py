@@ -177,7 +177,10 @@ def test_known_errors_carry_the_documented_diagnoses() -> None:
         )
         == "oauth_required"
     )
-    assert code_for("yahoo", "535 5.7.0 (#AUTH005) Too many bad auth attempts.") == "rate_limited"
+    assert (
+        code_for("yahoo", "535 5.7.0 (#AUTH005) Too many bad auth attempts.")
+        == "app_password_required"
+    )
     # Order matters: the specific "account is blocked" wins over the generic "LOGIN failed."
     assert (
         code_for("outlook_com", "NO LOGIN failed. Account is blocked. Login to your account")
