@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import ssl
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from imapclient import IMAPClient
 from mailmatch.accounts.service import AccountService, NewAccount, ServerOverride
 from mailmatch.config import load_settings
 from mailmatch.providers.models import Security
+from mailmatch.store.messages import MessageStore
 from mailmatch.sync.runner import ImportRunner, RunnerOptions
 
 _counter = itertools.count(1)
@@ -27,6 +30,15 @@ def message(n: int, *, subject: str | None = None, body: str = "hello", extra: s
         f"Subject: {subject or f'message {n}'}\r\nMessage-ID: <m{n}@test>\r\n"
         f"Date: Mon, 02 Sep 2002 10:{n % 60:02d}:00 +0000\r\n{extra}\r\n{body} {n}\r\n"
     ).encode()
+
+
+def digests(raws: list[bytes]) -> Counter[str]:
+    """A multiset of message hashes: equal when two sides hold the same messages, none twice."""
+    return Counter(hashlib.sha256(r).hexdigest() for r in raws)
+
+
+def stored(box: Mailbox) -> Counter[str]:
+    return digests([raw for _pk, _date, raw in MessageStore(box.accounts.db).iter_raw()])
 
 
 @dataclass

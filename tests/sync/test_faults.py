@@ -3,14 +3,12 @@ messages, none twice."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,15 +17,7 @@ from mailmatch.imports.service import ImportService
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Message
 from tests.servers.proxy import CuttingProxy
-from tests.sync.conftest import Mailbox, message
-
-
-def digests(raws: list[bytes]) -> Counter[str]:
-    return Counter(hashlib.sha256(r).hexdigest() for r in raws)
-
-
-def stored(box: Mailbox) -> Counter[str]:
-    return digests([raw for _pk, _d, raw in MessageStore(box.accounts.db).iter_raw()])
+from tests.sync.conftest import Mailbox, digests, message, stored
 
 
 def fill(box: Mailbox, count: int) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +13,7 @@ from mailmatch.imports.service import ImportService
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Location, Message
 from mailmatch.sync.runner import ImportRunner
-from tests.sync.conftest import Mailbox, message
-
-
-def digests(raws: list[bytes]) -> Counter[str]:
-    return Counter(hashlib.sha256(r).hexdigest() for r in raws)
-
-
-def stored(box: Mailbox) -> Counter[str]:
-    store = MessageStore(box.accounts.db)
-    return digests([raw for _pk, _date, raw in store.iter_raw()])
+from tests.sync.conftest import Mailbox, digests, message, stored
 
 
 def folders_holding(box: Mailbox, message_id: str) -> list[str]:

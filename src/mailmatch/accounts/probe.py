@@ -19,6 +19,7 @@ from typing import Any
 
 from imapclient.exceptions import IMAPClientError
 
+from mailmatch.accounts.advice import STANDARD_PORTS
 from mailmatch.accounts.diagnosis import diagnose
 from mailmatch.errors import Code, Diagnosis
 from mailmatch.imap.session import (
@@ -262,8 +263,7 @@ def smtp_fallbacks(server: Server, provider: Provider | None) -> list[Server]:
     candidates: list[Server] = []
     if provider is not None:
         candidates += [s for s in provider.smtp if s.host == server.host and s.port != server.port]
-    standard = {465: Security.SSL, 587: Security.STARTTLS}
-    for port, security in standard.items():
+    for port, security in STANDARD_PORTS[Protocol.SMTP]:
         if port != server.port and all(c.port != port for c in candidates):
             candidates.append(Server(server.host, port, security))
     return candidates

@@ -320,15 +320,7 @@ class RecordService:
         if kind == "address":
             return self.matches.messages_with_emails([value])
         if kind == "domain":
-            with self.db.read() as conn:
-                from mailmatch.store.models import MessageAddress
-
-                domains = [
-                    d
-                    for (d,) in conn.execute(select(MessageAddress.domain).distinct())
-                    if d and (d == value or d.endswith("." + value))
-                ]
-            return self.matches.messages_with_domains(domains)
+            return self.matches.messages_in_domain(value)
         return self.matches.messages_with_pattern(value)
 
     def rules(self) -> list[dict[str, Any]]:

@@ -53,9 +53,11 @@ class DomainRule:
     def description(self) -> str:
         return f"ignore every address at {self.value} and its subdomains"
 
+    def covers(self, domain: str) -> bool:
+        return domain == self.value or domain.endswith("." + self.value)
+
     def check(self, email: str) -> str | None:
-        domain = email.rpartition("@")[2]
-        if domain == self.value or domain.endswith("." + self.value):
+        if self.covers(email.rpartition("@")[2]):
             return f"domain of {email} is ignored (rule {self.name})"
         return None
 

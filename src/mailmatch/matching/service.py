@@ -8,8 +8,6 @@ only those.
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -182,18 +180,23 @@ class MatchService:
             )
 
     def messages_with_pattern(self, pattern: str) -> set[int]:
-        regex = (
-            re.compile(pattern[3:], re.I)
-            if pattern.startswith("re:")
-            else re.compile(fnmatch.translate(pattern.lower()))
-        )
+        rule = PatternRule(pattern)
         with self.db.read() as conn:
             emails = [
-                e
-                for (e,) in conn.execute(select(MessageAddress.email).distinct())
-                if (regex.search(e) if pattern.startswith("re:") else regex.fullmatch(e))
+                e for (e,) in conn.execute(select(MessageAddress.email).distinct()) if rule.check(e)
             ]
         return self.messages_with_emails(emails)
+
+    def messages_in_domain(self, domain: str) -> set[int]:
+        """Messages with an address at ``domain`` or any of its subdomains."""
+        rule = DomainRule(domain)
+        with self.db.read() as conn:
+            domains = [
+                d
+                for (d,) in conn.execute(select(MessageAddress.domain).distinct())
+                if d and rule.covers(d)
+            ]
+        return self.messages_with_domains(domains)
 
     def messages_linked_to(self, record_type: str, record_id: int) -> set[int]:
         with self.db.read() as conn:
