@@ -282,4 +282,4 @@ def main() -> None:
 
 
 # The mail and record commands register themselves on ``app`` when imported.
-from mailmatch import cli_mail, cli_records  # noqa: E402, F401
+from mailmatch import cli_mail, cli_records, cli_web  # noqa: E402, F401

@@ -1,0 +1,7 @@
+"""REST API: accounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,7 @@
+"""REST API: settings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

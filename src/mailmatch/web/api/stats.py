@@ -1,0 +1,7 @@
+"""REST API: stats."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
