@@ -1,7 +1,128 @@
-"""REST API: settings."""
+"""REST API: ignore rules and webhooks (with their delivery log)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from mailmatch.contacts.service import RecordService
+from mailmatch.errors import InvalidInput
+from mailmatch.web.security import ApiUser, State
+from mailmatch.webhooks.service import WebhookService
 
 router = APIRouter()
+
+
+def checked_rule(kind: str, value: str) -> tuple[str, str]:
+    """Refuse a ``re:`` pattern that does not compile, as invalid input rather than a crash."""
+    if kind == "pattern" and value.strip().startswith("re:"):
+        try:
+            re.compile(value.strip()[3:])
+        except re.error as exc:
+            raise InvalidInput(f"not a regular expression: {exc}") from None
+    return kind, value
+
+
+ObjectId = Annotated[int, Path(ge=1, le=2**62)]
+Event = Literal["message.matched", "message.unmatched"]
+
+
+class Rule(BaseModel):
+    id: int | None = Field(description="null for built-in rules, which cannot be removed")
+    name: str
+    description: str
+    builtin: bool
+
+
+class NewRule(BaseModel):
+    kind: Literal["address", "domain", "pattern"]
+    value: str = Field(
+        min_length=1,
+        max_length=500,
+        description="An address, a domain (with its subdomains), or a pattern such as "
+        "`noreply@*` or `re:` followed by a regular expression",
+    )
+
+
+class RuleChange(BaseModel):
+    id: int
+    kind: str
+    value: str
+    rematched: int = Field(description="Messages re-matched by this change")
+
+
+class Webhook(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    delivered: int
+    pending: int
+    failed: int
+
+
+class NewWebhook(BaseModel):
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
+    secret: str = Field(min_length=1, max_length=500, description="Signs every delivery")
+    events: list[Event] | None = Field(default=None, min_length=1, max_length=2)
+
+
+class CreatedWebhook(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+
+
+class Delivery(BaseModel):
+    id: int
+    event: str
+    status: str = Field(description="pending, delivered or failed")
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+
+
+@router.get("/rules", response_model=list[Rule], tags=["rules"])
+def list_rules(principal: ApiUser, state: State) -> list[Rule]:
+    rules = RecordService(state.db, workspace_id=principal.workspace_id).rules()
+    return [Rule.model_validate(r) for r in rules]
+
+
+@router.post("/rules", response_model=RuleChange, status_code=201, tags=["rules"])
+def add_rule(body: NewRule, principal: ApiUser, state: State) -> RuleChange:
+    change = RecordService(state.db, workspace_id=principal.workspace_id).add_rule(
+        *checked_rule(body.kind, body.value)
+    )
+    return RuleChange(**change.record, rematched=change.rematched)
+
+
+@router.delete("/rules/{rule_id}", response_model=RuleChange, tags=["rules"])
+def remove_rule(rule_id: ObjectId, principal: ApiUser, state: State) -> RuleChange:
+    change = RecordService(state.db, workspace_id=principal.workspace_id).remove_rule(rule_id)
+    return RuleChange(**change.record, rematched=change.rematched)
+
+
+@router.get("/webhooks", response_model=list[Webhook], tags=["webhooks"])
+def list_webhooks(principal: ApiUser, state: State) -> list[Webhook]:
+    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
+    return [Webhook.model_validate(h) for h in service.all()]
+
+
+@router.post("/webhooks", response_model=CreatedWebhook, status_code=201, tags=["webhooks"])
+def add_webhook(body: NewWebhook, principal: ApiUser, state: State) -> CreatedWebhook:
+    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
+    events = list(dict.fromkeys(body.events)) if body.events else None
+    return CreatedWebhook.model_validate(service.add(body.url, body.secret, events))  # type: ignore[arg-type]
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", response_model=list[Delivery], tags=["webhooks"])
+def deliveries(
+    webhook_id: ObjectId,
+    principal: ApiUser,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[Delivery]:
+    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
+    return [Delivery.model_validate(d) for d in service.log(webhook_id, limit)]

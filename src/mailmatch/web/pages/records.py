@@ -1,7 +1,323 @@
-"""Pages: records."""
+"""Pages: contacts, companies and deals (lists, new-record forms, detail with the timeline of
+matched mail) and the unmatched queue with its create-contact and ignore actions.
+
+Every write goes through ``RecordService``, which re-matches only the messages the change
+affects, so a new contact's mail is on its page as soon as the form returns.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from mailmatch.contacts.queries import RecordQueries
+from mailmatch.contacts.service import RecordService
+from mailmatch.errors import InvalidInput, MailmatchError, NotFound
+from mailmatch.imports.browse import MessageBrowser
+from mailmatch.matching.addresses import is_freemail
+from mailmatch.matching.service import MatchService
+from mailmatch.web.security import FormUser, PageUser, Principal, State
+from mailmatch.web.templating import render
 
 router = APIRouter()
+
+PAGE_SIZE = 50
+QUEUE_SIZE = 100
+MAX_ID = 2**62
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+def split_list(value: str) -> list[str]:
+    """Emails or domains typed into one field, separated by commas, spaces or new lines."""
+    return [part for part in _SPLIT.split(value.strip()) if part]
+
+
+def _offset(request: Request) -> int:
+    raw = request.query_params.get("offset", "0")
+    return min(int(raw), 2**31) if raw.isdigit() else 0
+
+
+def _id(value: int, kind: str) -> int:
+    if not 0 < value < MAX_ID:
+        raise NotFound(f"no {kind} {value}")
+    return value
+
+
+def queries(state: Any, principal: Principal) -> RecordQueries:
+    return RecordQueries(state.db, workspace_id=principal.workspace_id)
+
+
+def records(state: Any, principal: Principal) -> RecordService:
+    return RecordService(state.db, workspace_id=principal.workspace_id)
+
+
+def _list_page(
+    request: Request,
+    state: Any,
+    principal: Principal,
+    kind: str,
+    *,
+    form: dict[str, str] | None = None,
+    error: MailmatchError | None = None,
+) -> Response:
+    q = (request.query_params.get("q") or "").strip()[:200]
+    reader = queries(state, principal)
+    lister = {"contacts": reader.contacts, "companies": reader.companies, "deals": reader.deals}
+    listing = lister[kind](q or None, limit=PAGE_SIZE, offset=_offset(request))
+    context = {
+        "q": q,
+        "listing": listing,
+        "company_names": reader.company_names(),
+        "form": form or {},
+        "error": error,
+    }
+    return render(request, f"{kind}.html", context, nav=kind, status_code=422 if error else 200)
+
+
+def _created(kind: str, record_id: int, rematched: int) -> Response:
+    return RedirectResponse(f"/{kind}/{record_id}?matched={rematched}", status_code=303)
+
+
+# -- contacts ---------------------------------------------------------------------------------
+
+
+@router.get("/contacts")
+def contacts(request: Request, principal: PageUser, state: State) -> Response:
+    return _list_page(request, state, principal, "contacts")
+
+
+@router.post("/contacts")
+def create_contact(
+    request: Request,
+    principal: FormUser,
+    state: State,
+    emails: Annotated[str, Form(max_length=5000)],
+    name: Annotated[str, Form(max_length=300)] = "",
+    company: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    form = {"emails": emails, "name": name, "company": company}
+    try:
+        addresses = split_list(emails)
+        if not addresses:
+            raise InvalidInput("give at least one email address")
+        change = records(state, principal).add_contact(
+            addresses[0], name.strip() or None, company.strip() or None, more_emails=addresses[1:]
+        )
+    except MailmatchError as exc:
+        return _list_page(request, state, principal, "contacts", form=form, error=exc)
+    return _created("contacts", int(change.record["id"]), change.rematched)
+
+
+@router.get("/contacts/{contact_id}")
+def contact(request: Request, contact_id: int, principal: PageUser, state: State) -> Response:
+    detail = queries(state, principal).contact(_id(contact_id, "contact"))
+    context = {"d": detail, "matched": request.query_params.get("matched")}
+    return render(request, "contacts_detail.html", context, nav="contacts")
+
+
+# -- companies --------------------------------------------------------------------------------
+
+
+@router.get("/companies")
+def companies(request: Request, principal: PageUser, state: State) -> Response:
+    return _list_page(request, state, principal, "companies")
+
+
+@router.post("/companies")
+def create_company(
+    request: Request,
+    principal: FormUser,
+    state: State,
+    name: Annotated[str, Form(max_length=300)],
+    domains: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    form = {"name": name, "domains": domains}
+    try:
+        if not name.strip():
+            raise InvalidInput("a company needs a name")
+        change = records(state, principal).add_company(name.strip(), split_list(domains))
+    except MailmatchError as exc:
+        return _list_page(request, state, principal, "companies", form=form, error=exc)
+    return _created("companies", int(change.record["id"]), change.rematched)
+
+
+@router.get("/companies/{company_id}")
+def company(request: Request, company_id: int, principal: PageUser, state: State) -> Response:
+    detail = queries(state, principal).company(_id(company_id, "company"))
+    context = {"d": detail, "matched": request.query_params.get("matched")}
+    return render(request, "companies_detail.html", context, nav="companies")
+
+
+# -- deals ------------------------------------------------------------------------------------
+
+
+def parse_amount(value: str) -> float | None:
+    cleaned = value.strip().replace(",", "").replace(" ", "")
+    if not cleaned:
+        return None
+    try:
+        amount = float(cleaned)
+    except ValueError:
+        raise InvalidInput(
+            f"not an amount: {value[:40]!r}", advice=["e.g. 12000 or 12000.50"]
+        ) from None
+    if not -1e15 < amount < 1e15:
+        raise InvalidInput("the amount is out of range")
+    return amount
+
+
+@router.get("/deals")
+def deals(request: Request, principal: PageUser, state: State) -> Response:
+    return _list_page(request, state, principal, "deals")
+
+
+@router.post("/deals")
+def create_deal(
+    request: Request,
+    principal: FormUser,
+    state: State,
+    title: Annotated[str, Form(max_length=300)],
+    stage: Annotated[str, Form(max_length=100)] = "open",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    company: Annotated[str, Form(max_length=300)] = "",
+    contacts: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    form = {
+        "title": title,
+        "stage": stage,
+        "amount": amount,
+        "company": company,
+        "contacts": contacts,
+    }
+    try:
+        if not title.strip():
+            raise InvalidInput("a deal needs a title")
+        change = records(state, principal).add_deal(
+            title.strip(),
+            company=company.strip() or None,
+            contacts=split_list(contacts),
+            stage=stage.strip() or "open",
+            amount=parse_amount(amount),
+        )
+    except MailmatchError as exc:
+        return _list_page(request, state, principal, "deals", form=form, error=exc)
+    return _created("deals", int(change.record["id"]), change.rematched)
+
+
+@router.get("/deals/{deal_id}")
+def deal(request: Request, deal_id: int, principal: PageUser, state: State) -> Response:
+    detail = queries(state, principal).deal(_id(deal_id, "deal"))
+    context = {"d": detail, "matched": request.query_params.get("matched")}
+    return render(request, "deals_detail.html", context, nav="deals")
+
+
+# -- the unmatched queue ----------------------------------------------------------------------
+
+
+def _queue(
+    request: Request,
+    state: Any,
+    principal: Principal,
+    *,
+    done: dict[str, Any] | None = None,
+    error: MailmatchError | None = None,
+) -> Response:
+    senders = MatchService(state.db, workspace_id=principal.workspace_id).unmatched(QUEUE_SIZE)
+    browser = MessageBrowser(state.db, workspace_id=principal.workspace_id)
+    subjects = browser.subjects(s["example_message"] for s in senders if s["example_message"])
+    for s in senders:
+        s["subject"] = subjects.get(s["example_message"] or 0, "")
+        s["domain"] = (s["sender"] or "").rpartition("@")[2]
+        s["freemail"] = is_freemail(s["domain"]) if s["domain"] else True
+    context = {
+        "senders": senders,
+        "company_names": queries(state, principal).company_names(),
+        "done": done,
+        "error": error,
+        "limit": QUEUE_SIZE,
+    }
+    return render(
+        request, "unmatched.html", context, nav="unmatched", status_code=422 if error else 200
+    )
+
+
+@router.get("/unmatched")
+def unmatched(request: Request, principal: PageUser, state: State) -> Response:
+    done = None
+    if request.query_params.get("done") in ("contact", "address", "domain"):
+        done = {
+            "action": request.query_params["done"],
+            "who": request.query_params.get("who", "")[:320],
+            "count": count if (count := request.query_params.get("n", "")).isdigit() else "",
+        }
+    return _queue(request, state, principal, done=done)
+
+
+def _after_action(
+    request: Request, state: Any, principal: Principal, done: dict[str, Any]
+) -> Response:
+    """htmx swaps the re-rendered queue in place; a plain form post gets a redirect."""
+    if request.headers.get("HX-Request") == "true":
+        return _queue(request, state, principal, done=done)
+    query = urlencode({"done": done["action"], "who": done["who"], "n": done["count"]})
+    return RedirectResponse(f"/unmatched?{query}", status_code=303)
+
+
+@router.post("/unmatched/contact")
+def unmatched_contact(
+    request: Request,
+    principal: FormUser,
+    state: State,
+    email: Annotated[str, Form(max_length=320)],
+    name: Annotated[str, Form(max_length=300)] = "",
+    company: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    try:
+        change = records(state, principal).add_contact(
+            email, name.strip() or None, company.strip() or None
+        )
+    except MailmatchError as exc:
+        return _queue(request, state, principal, error=exc)
+    done = {
+        "action": "contact",
+        "who": email.strip().lower(),
+        "count": change.rematched,
+        "id": change.record["id"],
+    }
+    return _after_action(request, state, principal, done)
+
+
+@router.post("/unmatched/ignore")
+def unmatched_ignore(
+    request: Request,
+    principal: FormUser,
+    state: State,
+    email: Annotated[str, Form(max_length=320)],
+    scope: Annotated[str, Form(max_length=10)] = "address",
+) -> Response:
+    try:
+        address = email.strip().lower()
+        if scope == "domain":
+            domain = address.rpartition("@")[2]
+            if is_freemail(domain):
+                raise InvalidInput(
+                    f"{domain} is a free-mail domain: ignoring it would hide everyone using it",
+                    advice=["ignore this address only"],
+                )
+            change = records(state, principal).add_rule("domain", domain)
+            who = domain
+        else:
+            change = records(state, principal).add_rule("address", address)
+            who = address
+    except MailmatchError as exc:
+        return _queue(request, state, principal, error=exc)
+    done = {
+        "action": "domain" if scope == "domain" else "address",
+        "who": who,
+        "count": change.rematched,
+    }
+    return _after_action(request, state, principal, done)
