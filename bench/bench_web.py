@@ -52,9 +52,8 @@ for path in (str(HERE), str(REPO), str(REPO / "src")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from bench_import import DEFAULT_CORPUS, load_corpus, with_message_id  # noqa: E402
-
 import httpx  # noqa: E402
+from bench_import import DEFAULT_CORPUS, load_corpus, with_message_id  # noqa: E402
 
 TARGET_MS = 100.0
 PASSWORD = "bench-pass-word-123"
@@ -205,7 +204,7 @@ def measure(client: httpx.Client, url: str, requests: int, headers: dict[str, st
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         stored, links = fill(home, corpus, args.messages, args.contacts)
         print(
-            f"store filled in {time.monotonic() - started:.0f} s: {stored:,} messages, {links:,} links"
+            f"store filled in {time.monotonic() - started:.0f} s: "
+            f"{stored:,} messages, {links:,} links"
         )
         port = free_port()
         server = start_server(home, port)
@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                     (f"GET /api/v1/messages?q={args.q}", f"/api/v1/messages?q={args.q}", bearer),
                 ]
                 print(
-                    f"{'endpoint':<36}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}   target p95 < {TARGET_MS:.0f} ms"
+                    f"{'endpoint':<36}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+                    f"   target p95 < {TARGET_MS:.0f} ms"
                 )
                 ok = True
                 for name, url, headers in endpoints:
