@@ -32,7 +32,7 @@ router = APIRouter()
 router.include_router(account_pages.router)
 
 SECURITIES = [str(s) for s in Security]
-DEFAULT_FOLDERS = "INBOX, Sent"
+DEFAULT_FOLDERS = ""  # empty: INBOX and the folder whose role is Sent, whatever its name
 
 
 def _text(form: FormData, key: str) -> str | None:
