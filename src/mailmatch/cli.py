@@ -24,9 +24,13 @@ app = typer.Typer(
 providers_app = typer.Typer(no_args_is_help=True, help="What mailmatch knows about providers.")
 accounts_app = typer.Typer(no_args_is_help=True, help="Connected mailboxes.")
 keys_app = typer.Typer(no_args_is_help=True, help="The key that encrypts stored passwords.")
+workspaces_app = typer.Typer(
+    no_args_is_help=True, help="Workspaces; MAILMATCH_WORKSPACE picks the one commands use."
+)
 app.add_typer(providers_app, name="providers")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(workspaces_app, name="workspaces")
 
 out = Console()
 err = Console(stderr=True)
@@ -39,6 +43,18 @@ def _settings() -> Settings:
     settings = load_settings()
     _setup_logging(settings)
     return settings
+
+
+def _workspace(settings: Settings) -> tuple[Any, int]:
+    """The database and the id of the workspace named by ``MAILMATCH_WORKSPACE``.
+
+    Every command that reads or writes data builds its services with this id.
+    """
+    from mailmatch.store.db import open_database
+    from mailmatch.store.workspaces import workspace_id
+
+    db = open_database(settings)
+    return db, workspace_id(db, settings.workspace)
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -137,8 +153,10 @@ def providers_show(
 
 def _service(settings: Settings) -> Any:
     from mailmatch.accounts.service import AccountService
+    from mailmatch.accounts.vault import Vault
 
-    return AccountService.open(settings)
+    db, workspace_id = _workspace(settings)
+    return AccountService(settings, db, Vault.from_settings(settings), workspace_id=workspace_id)
 
 
 @accounts_app.command("add")
@@ -275,6 +293,39 @@ def keys_rotate(as_json: JsonOpt = False) -> None:
         _emit({"reencrypted": count})
     else:
         out.print(f"Re-encrypted {count} password(s) with a new key.")
+
+
+# -- workspaces -----------------------------------------------------------------------------
+
+
+@workspaces_app.command("list")
+def workspaces_list(as_json: JsonOpt = False) -> None:
+    """Every workspace; the one MAILMATCH_WORKSPACE names is marked."""
+    from mailmatch.store.db import open_database
+    from mailmatch.store.workspaces import list_workspaces
+
+    settings = _settings()
+    views = _run(lambda: list_workspaces(open_database(settings)), as_json)
+    if as_json:
+        _emit([{**v.to_json(), "current": v.name == settings.workspace} for v in views])
+        return
+    for view in views:
+        mark = "*" if view.name == settings.workspace else " "
+        out.print(f"{mark} {view.name}", highlight=False)
+
+
+@workspaces_app.command("create")
+def workspaces_create(name: str, as_json: JsonOpt = False) -> None:
+    """A new, empty workspace (use it with MAILMATCH_WORKSPACE=NAME)."""
+    from mailmatch.store.db import open_database
+    from mailmatch.store.workspaces import create_workspace
+
+    settings = _settings()
+    new_id = _run(lambda: create_workspace(open_database(settings), name), as_json)
+    if as_json:
+        _emit({"id": new_id, "name": name.strip()})
+    else:
+        out.print(f"Created workspace {name.strip()}. Use it with: MAILMATCH_WORKSPACE={name}")
 
 
 def main() -> None:

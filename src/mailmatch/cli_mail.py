@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mailmatch.cli import JsonOpt, _emit, _run, _settings, app, err, out
+from mailmatch.cli import JsonOpt, _emit, _run, _service, _settings, _workspace, app, err, out
 from mailmatch.config import Settings
 
 imports_app = typer.Typer(no_args_is_help=True, help="Named imports of a mailbox's folders.")
@@ -26,24 +26,23 @@ app.add_typer(messages_app, name="messages")
 
 
 def _runner(settings: Settings) -> Any:
-    from mailmatch.accounts.service import AccountService
     from mailmatch.sync.runner import ImportRunner
 
-    return ImportRunner(AccountService.open(settings))
+    return ImportRunner(_service(settings))
 
 
 def _store(settings: Settings) -> Any:
-    from mailmatch.store.db import open_database
     from mailmatch.store.messages import MessageStore
 
-    return MessageStore(open_database(settings), attachment_cap=settings.attachment_cap)
+    db, workspace_id = _workspace(settings)
+    return MessageStore(db, attachment_cap=settings.attachment_cap, workspace_id=workspace_id)
 
 
 def _imports(settings: Settings) -> Any:
     from mailmatch.imports.service import ImportService
-    from mailmatch.store.db import open_database
 
-    return ImportService(open_database(settings))
+    db, workspace_id = _workspace(settings)
+    return ImportService(db, workspace_id=workspace_id)
 
 
 @imports_app.command("create")
@@ -147,7 +146,7 @@ def import_file_cmd(
     store = _run(lambda: _store(settings), as_json)
     from mailmatch.matching.service import MatchService
 
-    matches = MatchService(store.db)
+    matches = MatchService(store.db, workspace_id=store.workspace_id)
     result = _run(lambda: import_file(store, path, on_stored=matches.match_messages), as_json)
     if as_json:
         _emit(result.to_json())

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mailmatch.cli import JsonOpt, _emit, _run, _settings, app, out
+from mailmatch.cli import JsonOpt, _emit, _run, _service, _settings, _workspace, app, out
 from mailmatch.config import Settings
 from mailmatch.errors import InvalidInput
 
@@ -34,9 +34,9 @@ rules_app.add_typer(ignore_app, name="ignore")
 
 def _records(settings: Settings) -> Any:
     from mailmatch.contacts.service import RecordService
-    from mailmatch.store.db import open_database
 
-    return RecordService(open_database(settings))
+    db, workspace_id = _workspace(settings)
+    return RecordService(db, workspace_id=workspace_id)
 
 
 def _print_change(change: Any, what: str) -> None:
@@ -101,11 +101,10 @@ def contacts_sync_carddav(
     as_json: JsonOpt = False,
 ) -> None:
     """Import an address book over CardDAV with the account's app-specific password."""
-    from mailmatch.accounts.service import AccountService
     from mailmatch.contacts.carddav import fetch_address_books
 
     settings = _settings()
-    accounts = _run(lambda: AccountService.open(settings), as_json)
+    accounts = _run(lambda: _service(settings), as_json)
     view = _run(lambda: accounts.get(account), as_json)
     target = url or ("https://contacts.icloud.com" if view.provider_id == "icloud" else None)
     if target is None:
@@ -295,9 +294,9 @@ def ignore_remove(
 
 def _matches(settings: Settings) -> Any:
     from mailmatch.matching.service import MatchService
-    from mailmatch.store.db import open_database
 
-    return MatchService(open_database(settings))
+    db, workspace_id = _workspace(settings)
+    return MatchService(db, workspace_id=workspace_id)
 
 
 @matches_app.command("stats")
@@ -352,10 +351,10 @@ def matches_run(as_json: JsonOpt = False) -> None:
 
 def _webhooks(settings: Settings) -> Any:
     from mailmatch.accounts.vault import Vault
-    from mailmatch.store.db import open_database
     from mailmatch.webhooks.service import WebhookService
 
-    return WebhookService(open_database(settings), Vault.from_settings(settings))
+    db, workspace_id = _workspace(settings)
+    return WebhookService(db, Vault.from_settings(settings), workspace_id=workspace_id)
 
 
 @webhooks_app.command("add")

@@ -2,7 +2,8 @@
 
 Every setting is an environment variable so that tests (and containers) can point mailmatch at
 local servers without a config file: ``MAILMATCH_HOME``, ``MAILMATCH_DATABASE_URL``,
-``MAILMATCH_ISPDB_URL``, ``MAILMATCH_DNS_SERVER``, ``MAILMATCH_SECRET_KEYS``.
+``MAILMATCH_ISPDB_URL``, ``MAILMATCH_DNS_SERVER``, ``MAILMATCH_SECRET_KEYS``,
+``MAILMATCH_WORKSPACE`` (the workspace the CLI works in).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from platformdirs import user_data_dir
 from mailmatch.errors import ConfigError
 
 DEFAULT_ISPDB_URL = "https://autoconfig.thunderbird.net/v1.1/"
+DEFAULT_WORKSPACE = "default"  # the name of the workspace every pre-workspace row went to
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Settings:
     autoconfig_https_only: bool
     fetch_batch: int = 500  # messages per UID FETCH and per committed batch
     attachment_cap: int = 25 * 1024 * 1024  # larger attachments stay only inside the raw message
+    workspace: str = DEFAULT_WORKSPACE  # by name; the CLI resolves it to an id
 
     @property
     def key_file(self) -> Path:
@@ -90,6 +93,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         autoconfig_https_only=env.get("MAILMATCH_AUTOCONFIG_HTTP", "") != "1",
         fetch_batch=max(1, batch),
         attachment_cap=int(cap_mb * 1024 * 1024),
+        workspace=env.get("MAILMATCH_WORKSPACE", "").strip() or DEFAULT_WORKSPACE,
     )
 
 

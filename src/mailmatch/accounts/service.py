@@ -29,7 +29,7 @@ from mailmatch.providers.catalog import Catalog, load_catalog
 from mailmatch.providers.discovery_models import Discovery
 from mailmatch.providers.models import Protocol, Provider, Security, Server
 from mailmatch.store.db import Database, open_database
-from mailmatch.store.models import Account
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Account
 from mailmatch.store.records import Webhook
 from mailmatch.timeutil import aware
 
@@ -146,17 +146,45 @@ def _now() -> datetime:
 
 
 class AccountService:
+    """The accounts of one workspace; an account of another workspace does not exist here.
+
+    The vault (the encryption keys) is shared by every workspace: it protects the data home,
+    not one tenant from another.
+    """
+
     def __init__(
-        self, settings: Settings, db: Database, vault: Vault, catalog: Catalog | None = None
+        self,
+        settings: Settings,
+        db: Database,
+        vault: Vault,
+        catalog: Catalog | None = None,
+        *,
+        workspace_id: int = DEFAULT_WORKSPACE_ID,
     ) -> None:
         self.settings = settings
         self.db = db
         self.vault = vault
         self.catalog = catalog or load_catalog()
+        self.workspace_id = workspace_id
 
     @classmethod
-    def open(cls, settings: Settings) -> AccountService:
-        return cls(settings, open_database(settings), Vault.from_settings(settings))
+    def open(
+        cls, settings: Settings, *, workspace_id: int = DEFAULT_WORKSPACE_ID
+    ) -> AccountService:
+        return cls(
+            settings,
+            open_database(settings),
+            Vault.from_settings(settings),
+            workspace_id=workspace_id,
+        )
+
+    def in_workspace(self, workspace_id: int) -> AccountService:
+        """The same service (database, vault, catalog) for another workspace."""
+        if workspace_id == self.workspace_id:
+            return self
+        return AccountService(
+            self.settings, self.db, self.vault, self.catalog, workspace_id=workspace_id
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -181,16 +209,21 @@ class AccountService:
 
     def list(self) -> list[AccountView]:
         with self.db.session() as session:
-            rows = session.scalars(select(Account).order_by(Account.name)).all()
+            rows = session.scalars(
+                select(Account)
+                .where(Account.workspace_id == self.workspace_id)
+                .order_by(Account.name)
+            ).all()
             return [self._view(r) for r in rows]
 
     def get(self, name: str) -> AccountView:
         with self.db.session() as session:
             return self._view(self._row(session, name))
 
-    @staticmethod
-    def _row(session: Any, name: str) -> Account:
-        row = session.scalar(select(Account).where(Account.name == name))
+    def _row(self, session: Any, name: str) -> Account:
+        row = session.scalar(
+            select(Account).where(Account.workspace_id == self.workspace_id, Account.name == name)
+        )
         if row is None:
             raise NotFound(
                 f"no account named {name!r}", advice=["list them with: mailmatch accounts list"]
@@ -268,7 +301,10 @@ class AccountService:
             raise InvalidInput(f"not an email address: {request.address!r}")
         name = request.name or request.address.strip().lower()
         with self.db.session() as session:
-            if session.scalar(select(Account.id).where(Account.name == name)) is not None:
+            taken = select(Account.id).where(
+                Account.workspace_id == self.workspace_id, Account.name == name
+            )
+            if session.scalar(taken) is not None:
                 raise AlreadyExists(
                     f"an account named {name!r} exists",
                     advice=["choose another --name, or replace its password with set-password"],
@@ -298,6 +334,7 @@ class AccountService:
                 return AddResult(None, found, check, result_test)
         secret, key = self.vault.encrypt(check.password)
         row = Account(
+            workspace_id=self.workspace_id,
             name=name,
             address=request.address.strip(),
             username=username,
@@ -376,6 +413,9 @@ class AccountService:
         With a key file: a new key is written first (old keys kept), rows are re-encrypted in
         one transaction, then the old keys are dropped. A crash at any point leaves every row
         readable. With ``MAILMATCH_SECRET_KEYS`` the user puts the new key first themselves.
+
+        Deliberately across every workspace: the keys are the data home's, and dropping an old
+        key after re-encrypting one workspace would leave the others' secrets unreadable.
         """
         vault = self.vault.with_new_key() if self.vault.key_file else self.vault
         if vault.key_file:

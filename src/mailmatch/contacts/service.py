@@ -2,6 +2,10 @@
 
 Re-matching goes through the address index (``message_addresses.email`` / ``.domain``): adding
 a contact re-matches the messages that carry one of its addresses and nothing else.
+
+A ``RecordService`` works in one workspace: records are created there, looked up there (a
+record of another workspace, by id, name or address, does not exist here) and re-match only
+that workspace's mail.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
 from mailmatch.matching.addresses import is_freemail
 from mailmatch.matching.service import MatchService, load_rules, make_rule
 from mailmatch.store.db import Database
-from mailmatch.store.models import Message
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message
 from mailmatch.store.records import (
     Company,
     CompanyDomain,
@@ -61,18 +65,35 @@ def _clean_domain(domain: str) -> str:
 
 
 class RecordService:
-    def __init__(self, db: Database, matches: MatchService | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        matches: MatchService | None = None,
+        *,
+        workspace_id: int = DEFAULT_WORKSPACE_ID,
+    ) -> None:
+        if matches is not None and matches.workspace_id != workspace_id:
+            raise ValueError("the MatchService belongs to another workspace")
         self.db = db
-        self.matches = matches or MatchService(db)
+        self.workspace_id = workspace_id
+        self.matches = matches or MatchService(db, workspace_id=workspace_id)
+
+    def _domain(self, domain: str, company_id: int) -> CompanyDomain:
+        return CompanyDomain(workspace_id=self.workspace_id, domain=domain, company_id=company_id)
+
+    def _email(self, email: str, contact_id: int) -> ContactEmail:
+        return ContactEmail(workspace_id=self.workspace_id, email=email, contact_id=contact_id)
 
     # -- companies ----------------------------------------------------------------------------
 
     def _company(self, session: Session, name: str, *, create: bool = True) -> Company:
-        company = session.scalar(select(Company).where(Company.name == name))
+        company = session.scalar(
+            select(Company).where(Company.workspace_id == self.workspace_id, Company.name == name)
+        )
         if company is None:
             if not create:
                 raise NotFound(f"no company named {name!r}")
-            company = Company(name=name)
+            company = Company(workspace_id=self.workspace_id, name=name)
             session.add(company)
             session.flush()
         return company
@@ -89,11 +110,11 @@ class RecordService:
         with self.db.session() as session:
             company = self._company(session, name)
             for domain in cleaned:
-                owner = session.get(CompanyDomain, domain)
+                owner = session.get(CompanyDomain, (self.workspace_id, domain))
                 if owner is not None and owner.company_id != company.id:
                     raise AlreadyExists(f"{domain} already belongs to another company")
                 if owner is None:
-                    session.add(CompanyDomain(domain=domain, company_id=company.id))
+                    session.add(self._domain(domain, company.id))
             company_id = company.id
             record: dict[str, Any] = {"id": company_id, "name": name, "domains": cleaned}
         pks = self.matches.messages_with_domains(cleaned)
@@ -105,7 +126,11 @@ class RecordService:
     def companies(self) -> list[dict[str, Any]]:
         with self.db.session() as session:
             out = []
-            for company in session.scalars(select(Company).order_by(Company.name)):
+            for company in session.scalars(
+                select(Company)
+                .where(Company.workspace_id == self.workspace_id)
+                .order_by(Company.name)
+            ):
                 domains = session.scalars(
                     select(CompanyDomain.domain).where(CompanyDomain.company_id == company.id)
                 ).all()
@@ -124,7 +149,7 @@ class RecordService:
             emails = session.scalars(
                 select(ContactEmail.email)
                 .join(Contact, Contact.id == ContactEmail.contact_id)
-                .where(Contact.company_id == company_id)
+                .where(Contact.workspace_id == self.workspace_id, Contact.company_id == company_id)
             ).all()
         return self.matches.messages_with_emails(emails) if emails else set()
 
@@ -147,11 +172,19 @@ class RecordService:
         normalized = [self.matches.normalizer(e) for e in emails]
         with self.db.session() as session:
             existing = session.scalar(
-                select(ContactEmail).where(ContactEmail.email.in_(normalized))
+                select(ContactEmail).where(
+                    ContactEmail.workspace_id == self.workspace_id,
+                    ContactEmail.email.in_(normalized),
+                )
             )
             contact = session.get(Contact, existing.contact_id) if existing else None
             if contact is None:
-                contact = Contact(name=name or "", tags=tags or [], custom=custom or {})
+                contact = Contact(
+                    workspace_id=self.workspace_id,
+                    name=name or "",
+                    tags=tags or [],
+                    custom=custom or {},
+                )
                 session.add(contact)
             elif name:
                 contact.name = name
@@ -166,9 +199,9 @@ class RecordService:
                 contact.custom = {**(contact.custom or {}), **custom}
             session.flush()
             for address in normalized:
-                row = session.get(ContactEmail, address)
+                row = session.get(ContactEmail, (self.workspace_id, address))
                 if row is None:
-                    session.add(ContactEmail(email=address, contact_id=contact.id))
+                    session.add(self._email(address, contact.id))
                 elif row.contact_id != contact.id:
                     raise AlreadyExists(f"{address} already belongs to another contact")
             record = self._contact_json(session, contact)
@@ -199,13 +232,17 @@ class RecordService:
                     **self._contact_json(session, c),
                     "messages": self._link_count(session, "contact", c.id),
                 }
-                for c in session.scalars(select(Contact).order_by(Contact.name, Contact.id))
+                for c in session.scalars(
+                    select(Contact)
+                    .where(Contact.workspace_id == self.workspace_id)
+                    .order_by(Contact.name, Contact.id)
+                )
             ]
 
     def show_contact(self, email: str, limit: int = 200) -> dict[str, Any]:
         address = self.matches.normalizer(email)
         with self.db.session() as session:
-            row = session.get(ContactEmail, address)
+            row = session.get(ContactEmail, (self.workspace_id, address))
             if row is None:
                 raise NotFound(f"no contact with {address}")
             contact = session.get(Contact, row.contact_id)
@@ -221,7 +258,11 @@ class RecordService:
         rows = session.execute(
             select(Message.id, Message.subject, Message.date, MessageLink.reason)
             .join(MessageLink, MessageLink.message_pk == Message.id)
-            .where(MessageLink.record_type == record_type, MessageLink.record_id == record_id)
+            .where(
+                Message.workspace_id == self.workspace_id,
+                MessageLink.record_type == record_type,
+                MessageLink.record_id == record_id,
+            )
             .order_by(Message.date.desc(), Message.id.desc())
             .limit(limit)
         ).all()
@@ -257,13 +298,19 @@ class RecordService:
         amount: float | None = None,
     ) -> Change:
         with self.db.session() as session:
-            deal = Deal(title=title, stage=stage, amount=amount, is_open=True)
+            deal = Deal(
+                workspace_id=self.workspace_id,
+                title=title,
+                stage=stage,
+                amount=amount,
+                is_open=True,
+            )
             if company:
                 deal.company_id = self._company(session, company, create=False).id
             session.add(deal)
             session.flush()
             for email in contacts or []:
-                row = session.get(ContactEmail, self.matches.normalizer(email))
+                row = session.get(ContactEmail, (self.workspace_id, self.matches.normalizer(email)))
                 if row is None:
                     raise NotFound(f"no contact with {email}", advice=["add it first"])
                 session.add(DealContact(deal_id=deal.id, contact_id=row.contact_id))
@@ -294,10 +341,14 @@ class RecordService:
         make_rule(kind, value).check("probe@example.com")  # a bad regex fails here, not later
         with self.db.session() as session:
             if session.scalar(
-                select(IgnoreRule.id).where(IgnoreRule.kind == kind, IgnoreRule.value == value)
+                select(IgnoreRule.id).where(
+                    IgnoreRule.workspace_id == self.workspace_id,
+                    IgnoreRule.kind == kind,
+                    IgnoreRule.value == value,
+                )
             ):
                 raise AlreadyExists(f"the rule {kind} {value} exists")
-            rule = IgnoreRule(kind=kind, value=value)
+            rule = IgnoreRule(workspace_id=self.workspace_id, kind=kind, value=value)
             session.add(rule)
             session.flush()
             record = {"id": rule.id, "kind": kind, "value": value}
@@ -308,7 +359,7 @@ class RecordService:
     def remove_rule(self, rule_id: int) -> Change:
         with self.db.session() as session:
             rule = session.get(IgnoreRule, rule_id)
-            if rule is None:
+            if rule is None or rule.workspace_id != self.workspace_id:
                 raise NotFound(f"no rule {rule_id}", advice=["list them: mailmatch rules list"])
             kind, value = rule.kind, rule.value
             session.delete(rule)
@@ -332,7 +383,7 @@ class RecordService:
                     "description": rule.description,
                     "builtin": getattr(rule, "rule_id", None) is None,
                 }
-                for rule in load_rules(conn)
+                for rule in load_rules(conn, self.workspace_id)
             ]
 
     # -- importing ----------------------------------------------------------------------------
@@ -358,11 +409,17 @@ class RecordService:
                 company = company_named(record.name)
                 for domain in record.domains:
                     domain = domain.lower()
-                    if is_freemail(domain) or session.get(CompanyDomain, domain) is not None:
+                    taken = session.get(CompanyDomain, (self.workspace_id, domain))
+                    if is_freemail(domain) or taken is not None:
                         continue
-                    session.add(CompanyDomain(domain=domain, company_id=company.id))
+                    session.add(self._domain(domain, company.id))
                     domains_touched.add(domain)
-            known = {row.email: row.contact_id for row in session.scalars(select(ContactEmail))}
+            known = {
+                row.email: row.contact_id
+                for row in session.scalars(
+                    select(ContactEmail).where(ContactEmail.workspace_id == self.workspace_id)
+                )
+            }
             for person in records.contacts:
                 addresses = [self.matches.normalizer(e) for e in person.emails]
                 if not addresses:
@@ -370,7 +427,12 @@ class RecordService:
                 owner_id = next((known[a] for a in addresses if a in known), None)
                 contact = session.get(Contact, owner_id) if owner_id else None
                 if contact is None:
-                    contact = Contact(name=person.name, tags=person.tags, custom=person.custom)
+                    contact = Contact(
+                        workspace_id=self.workspace_id,
+                        name=person.name,
+                        tags=person.tags,
+                        custom=person.custom,
+                    )
                     session.add(contact)
                     created += 1
                 else:
@@ -386,7 +448,7 @@ class RecordService:
                 session.flush()
                 for address in addresses:
                     if address not in known:
-                        session.add(ContactEmail(email=address, contact_id=contact.id))
+                        session.add(self._email(address, contact.id))
                         known[address] = contact.id
                 emails_touched.update(person.emails)
         pks = self.matches.messages_with_emails(emails_touched)

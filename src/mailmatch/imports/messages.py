@@ -26,22 +26,33 @@ def _summary(m: Message) -> dict[str, Any]:
 
 
 class MessageService:
+    """Reads the messages of the store's workspace; a message of another workspace, asked for
+    by id, is not found (the same error as an id that was never used)."""
+
     def __init__(self, store: MessageStore) -> None:
         self.store = store
         self.db = store.db
+        self.workspace_id = store.workspace_id
 
     def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
         ids = self.store.search(query, limit)
         if not ids:
             return []
         with self.db.session() as session:
-            rows = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+            rows = {
+                m.id: m
+                for m in session.scalars(
+                    select(Message).where(
+                        Message.workspace_id == self.workspace_id, Message.id.in_(ids)
+                    )
+                )
+            }
             return [_summary(rows[i]) for i in ids if i in rows]
 
     def show(self, pk: int) -> dict[str, Any]:
         with self.db.session() as session:
             m = session.get(Message, pk)
-            if m is None:
+            if m is None or m.workspace_id != self.workspace_id:
                 raise NotFound(f"no message {pk}")
             data = _summary(m)
             addresses: dict[str, list[dict[str, str]]] = {}
@@ -57,7 +68,9 @@ class MessageService:
                 .where(Location.message_pk == pk)
             ).all()
             thread = session.scalars(
-                select(Message).where(Message.thread_id == m.thread_id).order_by(Message.date)
+                select(Message)
+                .where(Message.workspace_id == self.workspace_id, Message.thread_id == m.thread_id)
+                .order_by(Message.date)
             ).all()
             data |= {
                 "message_id": m.message_id,

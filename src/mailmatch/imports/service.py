@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailmatch.errors import AlreadyExists, NotFound
 from mailmatch.store.db import Database
-from mailmatch.store.models import Account, Alert, FolderState, Import
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Account, Alert, FolderState, Import
 from mailmatch.timeutil import aware, format_every, now
 
 
@@ -52,30 +52,44 @@ class ImportView:
         }
 
 
-def import_row(session: Session, name: str) -> Import:
-    row = session.scalar(select(Import).where(Import.name == name))
+def import_row(session: Session, name: str, workspace_id: int = DEFAULT_WORKSPACE_ID) -> Import:
+    """The import called ``name`` in the workspace; one of another workspace is not found."""
+    row = session.scalar(
+        select(Import).where(Import.workspace_id == workspace_id, Import.name == name)
+    )
     if row is None:
         raise NotFound(f"no import named {name!r}", advice=["list them: mailmatch imports list"])
     return row
 
 
 class ImportService:
-    def __init__(self, db: Database) -> None:
+    """The imports of one workspace."""
+
+    def __init__(self, db: Database, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         self.db = db
+        self.workspace_id = workspace_id
 
     def create(
         self, name: str, account: str, folders: list[str] | None, every_seconds: int | None
     ) -> ImportView:
         with self.db.session() as session:
-            acc = session.scalar(select(Account).where(Account.name == account))
+            acc = session.scalar(
+                select(Account).where(
+                    Account.workspace_id == self.workspace_id, Account.name == account
+                )
+            )
             if acc is None:
                 raise NotFound(
                     f"no account named {account!r}",
                     advice=["connect it first: mailmatch accounts add ADDRESS"],
                 )
-            if session.scalar(select(Import.id).where(Import.name == name)) is not None:
+            taken = select(Import.id).where(
+                Import.workspace_id == self.workspace_id, Import.name == name
+            )
+            if session.scalar(taken) is not None:
                 raise AlreadyExists(f"an import named {name!r} exists")
             row = Import(
+                workspace_id=self.workspace_id,
                 name=name,
                 account_id=acc.id,
                 folders=folders or None,
@@ -90,16 +104,18 @@ class ImportService:
 
     def list(self) -> list[ImportView]:
         with self.db.session() as session:
-            rows = session.scalars(select(Import).order_by(Import.name)).all()
+            rows = session.scalars(
+                select(Import).where(Import.workspace_id == self.workspace_id).order_by(Import.name)
+            ).all()
             return [self._view(session, r) for r in rows]
 
     def get(self, name: str) -> ImportView:
         with self.db.session() as session:
-            return self._view(session, import_row(session, name))
+            return self._view(session, import_row(session, name, self.workspace_id))
 
     def remove(self, name: str) -> None:
         with self.db.session() as session:
-            row = import_row(session, name)
+            row = import_row(session, name, self.workspace_id)
             for alert in session.scalars(select(Alert).where(Alert.import_id == row.id)):
                 session.delete(alert)
             session.delete(row)

@@ -4,6 +4,9 @@ The schedule is data (``imports.next_run_at``), and each run takes the import's 
 number of schedulers (``mailmatch worker`` processes, the one inside ``mailmatch serve``) can
 poll the same database without running an import twice. Imports paused for a refused password
 are skipped until the password is replaced: a scheduler never retries a login in a loop.
+
+The scheduler is global: it runs the due imports of every workspace, each in its own workspace
+(the runner reads it from the import's row), and delivers every workspace's due webhooks.
 """
 
 from __future__ import annotations
@@ -29,22 +32,22 @@ class Tick:
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why
 
 
-def due_imports(runner: ImportRunner) -> list[str]:
+def due_imports(runner: ImportRunner) -> list[tuple[int, str]]:
+    """(id, name) of every due import, of every workspace, the longest due first."""
     with runner.db.session() as session:
-        return list(
-            session.scalars(
-                select(Import.name)
-                .where(Import.every_seconds.is_not(None), Import.next_run_at <= now())
-                .order_by(Import.next_run_at)
-            )
-        )
+        rows = session.execute(
+            select(Import.id, Import.name)
+            .where(Import.every_seconds.is_not(None), Import.next_run_at <= now())
+            .order_by(Import.next_run_at)
+        ).all()
+    return [(int(import_id), str(name)) for import_id, name in rows]
 
 
 def run_due(runner: ImportRunner) -> Tick:
     tick = Tick()
-    for name in due_imports(runner):
+    for import_id, name in due_imports(runner):
         try:
-            tick.ran.append(runner.run(name))
+            tick.ran.append(runner.run_import(import_id))
         except (AlreadyRunning, ImportBlocked) as exc:
             tick.skipped[name] = exc.code
         except MailmatchError as exc:
@@ -60,7 +63,7 @@ def worker_loop(runner: ImportRunner, interval: float, stop: threading.Event) ->
             tick = run_due(runner)
             for result in tick.ran:
                 log.info("import %s: %s, %d new", result.name, result.state, result.new)
-            WebhookService(runner.db, runner.accounts.vault).deliver_due()
+            WebhookService(runner.db, runner.accounts.vault).deliver_due(all_workspaces=True)
         except Exception:
             log.exception("scheduler tick failed")
         stop.wait(interval)

@@ -3,6 +3,9 @@
 The matcher works on a chunk of messages at a time and looks up only the addresses and
 domains those messages contain, so matching everything and re-matching the dozen messages a
 new contact touches are the same code with different chunks.
+
+Records are looked up in one workspace only (the messages' own): a contact, company or deal of
+another workspace never links a message here.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from sqlalchemy import Connection, select
 
 from mailmatch.matching.addresses import Normalizer, domain_of, is_freemail
 from mailmatch.matching.rules import Rule
-from mailmatch.store.models import MessageAddress
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID, MessageAddress
 from mailmatch.store.records import (
     Company,
     CompanyDomain,
@@ -56,9 +59,16 @@ class Outcome:
 
 
 class Matcher:
-    def __init__(self, rules: list[Rule], normalizer: Normalizer | None = None) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        normalizer: Normalizer | None = None,
+        *,
+        workspace_id: int = DEFAULT_WORKSPACE_ID,
+    ) -> None:
         self.rules = rules
         self.normalize = normalizer or Normalizer()
+        self.workspace_id = workspace_id
 
     def _ignored(self, email: str) -> str | None:
         for rule in self.rules:
@@ -68,6 +78,7 @@ class Matcher:
         return None
 
     def match(self, conn: Connection, message_pks: list[int]) -> list[Outcome]:
+        """Outcomes for ``message_pks``, which the caller has checked are the workspace's."""
         rows = conn.execute(
             select(MessageAddress.message_pk, MessageAddress.role, MessageAddress.email).where(
                 MessageAddress.message_pk.in_(message_pks)
@@ -175,7 +186,10 @@ class Matcher:
                 )
                 .join(Contact, Contact.id == ContactEmail.contact_id)
                 .outerjoin(Company, Company.id == Contact.company_id)
-                .where(ContactEmail.email.in_(wanted[start : start + 900]))
+                .where(
+                    ContactEmail.workspace_id == self.workspace_id,
+                    ContactEmail.email.in_(wanted[start : start + 900]),
+                )
             )
             for email, cid, name, company_id, company_name in rows:
                 found[email] = (cid, name or email, company_id, company_name)
@@ -188,7 +202,10 @@ class Matcher:
             rows = conn.execute(
                 select(CompanyDomain.domain, Company.id, Company.name)
                 .join(Company, Company.id == CompanyDomain.company_id)
-                .where(CompanyDomain.domain.in_(wanted[start : start + 900]))
+                .where(
+                    CompanyDomain.workspace_id == self.workspace_id,
+                    CompanyDomain.domain.in_(wanted[start : start + 900]),
+                )
             )
             for domain, cid, name in rows:
                 found[domain] = (cid, name)
@@ -203,13 +220,19 @@ class Matcher:
             for contact_id, deal_id, title in conn.execute(
                 select(DealContact.contact_id, Deal.id, Deal.title)
                 .join(Deal, Deal.id == DealContact.deal_id)
-                .where(Deal.is_open.is_(True), DealContact.contact_id.in_(list(contact_ids)))
+                .where(
+                    Deal.workspace_id == self.workspace_id,
+                    Deal.is_open.is_(True),
+                    DealContact.contact_id.in_(list(contact_ids)),
+                )
             ):
                 by_contact[contact_id].append((deal_id, title))
         if company_ids:
             for company_id, deal_id, title in conn.execute(
                 select(Deal.company_id, Deal.id, Deal.title).where(
-                    Deal.is_open.is_(True), Deal.company_id.in_(list(company_ids))
+                    Deal.workspace_id == self.workspace_id,
+                    Deal.is_open.is_(True),
+                    Deal.company_id.in_(list(company_ids)),
                 )
             ):
                 if company_id is not None:

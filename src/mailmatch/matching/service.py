@@ -4,6 +4,10 @@ Entry points: ``match_new`` (called by imports as they store messages), ``match_
 ``rematch_emails`` / ``rematch_domains`` / ``rematch_pattern`` (called when a contact, company,
 deal or rule changes): these find the affected messages through the address index and re-match
 only those.
+
+A ``MatchService`` works inside one workspace: it matches only that workspace's messages,
+against that workspace's records and rules, and finds affected messages only there. The address
+index has no workspace column of its own; it is scoped by joining ``messages``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Select, delete, func, select
 
 from mailmatch.matching.addresses import Normalizer, domain_of, is_freemail
 from mailmatch.matching.matcher import Matcher, Outcome
@@ -27,7 +31,7 @@ from mailmatch.matching.rules import (
 )
 from mailmatch.store.db import Database
 from mailmatch.store.messages import insert_ignore
-from mailmatch.store.models import Account, Message, MessageAddress
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Account, Message, MessageAddress
 from mailmatch.store.records import IgnoreRule, MatchState, MessageLink
 from mailmatch.timeutil import aware, now
 
@@ -42,14 +46,22 @@ def make_rule(kind: str, value: str, rule_id: int | None = None) -> Rule:
     return PatternRule(value, rule_id)
 
 
-def load_rules(conn: Connection) -> list[Rule]:
-    """The user's ignore rules, then the built-in ones for their own addresses and domains."""
+def load_rules(conn: Connection, workspace_id: int = DEFAULT_WORKSPACE_ID) -> list[Rule]:
+    """The workspace's ignore rules, then the built-in ones for the addresses and domains of
+    the workspace's own accounts (another workspace's mailboxes are outside mail here)."""
     rules: list[Rule] = []
     for rule_id, kind, value in conn.execute(
-        select(IgnoreRule.id, IgnoreRule.kind, IgnoreRule.value).order_by(IgnoreRule.id)
+        select(IgnoreRule.id, IgnoreRule.kind, IgnoreRule.value)
+        .where(IgnoreRule.workspace_id == workspace_id)
+        .order_by(IgnoreRule.id)
     ):
         rules.append(make_rule(kind, value, rule_id))
-    own = {a.lower() for (a,) in conn.execute(select(Account.address))}
+    own = {
+        a.lower()
+        for (a,) in conn.execute(
+            select(Account.address).where(Account.workspace_id == workspace_id)
+        )
+    }
     for address in sorted(own):
         rules.append(OwnAddressRule(address))
     for domain in sorted({domain_of(a) for a in own}):
@@ -69,27 +81,56 @@ class MatchStats:
 
 
 class MatchService:
-    def __init__(self, db: Database, normalizer: Normalizer | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        normalizer: Normalizer | None = None,
+        *,
+        workspace_id: int = DEFAULT_WORKSPACE_ID,
+    ) -> None:
         self.db = db
         self.normalizer = normalizer or Normalizer()
+        self.workspace_id = workspace_id
+
+    def _addresses(self, *columns: Any) -> Select[Any]:
+        """SELECT from the address index, limited to this workspace's messages."""
+        return (
+            select(*columns)
+            .join(Message, Message.id == MessageAddress.message_pk)
+            .where(Message.workspace_id == self.workspace_id)
+        )
 
     # -- matching -----------------------------------------------------------------------------
 
     def match_messages(self, message_pks: Iterable[int]) -> list[Outcome]:
-        """(Re-)match these messages; returns what each one became."""
+        """(Re-)match these messages; returns what each one became.
+
+        Ids of another workspace's messages are dropped, as if they did not exist: their
+        outcome belongs to that workspace's records and rules.
+        """
         pks = sorted(set(message_pks))
         results: list[Outcome] = []
         for start in range(0, len(pks), CHUNK):
-            chunk = pks[start : start + CHUNK]
             with self.db.engine.begin() as conn:
-                matcher = Matcher(load_rules(conn), self.normalizer)
-                outcomes = matcher.match(conn, chunk)
+                chunk = list(
+                    conn.execute(
+                        select(Message.id).where(
+                            Message.workspace_id == self.workspace_id,
+                            Message.id.in_(pks[start : start + CHUNK]),
+                        )
+                    ).scalars()
+                )
+                if not chunk:
+                    continue
+                rules = load_rules(conn, self.workspace_id)
+                matcher = Matcher(rules, self.normalizer, workspace_id=self.workspace_id)
+                outcomes = matcher.match(conn, sorted(chunk))
                 self._write(conn, chunk, outcomes)
             results += outcomes
         if results:
             from mailmatch.webhooks.service import enqueue_outcomes
 
-            enqueue_outcomes(self.db, results)
+            enqueue_outcomes(self.db, results, self.workspace_id)
         return results
 
     def match_missing(self) -> int:
@@ -100,6 +141,7 @@ class MatchService:
                 conn.execute(
                     select(Message.id)
                     .outerjoin(MatchState, MatchState.message_pk == Message.id)
+                    .where(Message.workspace_id == self.workspace_id)
                     .where(MatchState.message_pk.is_(None))
                 ).scalars()
             )
@@ -107,7 +149,13 @@ class MatchService:
 
     def match_all(self) -> int:
         with self.db.read() as conn:
-            pks = list(conn.execute(select(Message.id).order_by(Message.id)).scalars())
+            pks = list(
+                conn.execute(
+                    select(Message.id)
+                    .where(Message.workspace_id == self.workspace_id)
+                    .order_by(Message.id)
+                ).scalars()
+            )
         return len(self.match_messages(pks))
 
     def _write(self, conn: Connection, pks: list[int], outcomes: list[Outcome]) -> None:
@@ -151,7 +199,7 @@ class MatchService:
                 for start in range(0, len(wanted), 900):
                     found.update(
                         conn.execute(
-                            select(MessageAddress.message_pk).where(
+                            self._addresses(MessageAddress.message_pk).where(
                                 MessageAddress.email.in_(wanted[start : start + 900])
                             )
                         ).scalars()
@@ -162,7 +210,7 @@ class MatchService:
                     {"gmail.com", "googlemail.com"} if self.normalizer.gmail_dots else set()
                 )
                 for pk, email in conn.execute(
-                    select(MessageAddress.message_pk, MessageAddress.email).where(
+                    self._addresses(MessageAddress.message_pk, MessageAddress.email).where(
                         MessageAddress.domain.in_(sorted(domains))
                     )
                 ):
@@ -175,7 +223,9 @@ class MatchService:
         with self.db.read() as conn:
             return set(
                 conn.execute(
-                    select(MessageAddress.message_pk).where(MessageAddress.domain.in_(wanted))
+                    self._addresses(MessageAddress.message_pk).where(
+                        MessageAddress.domain.in_(wanted)
+                    )
                 ).scalars()
             )
 
@@ -183,7 +233,9 @@ class MatchService:
         rule = PatternRule(pattern)
         with self.db.read() as conn:
             emails = [
-                e for (e,) in conn.execute(select(MessageAddress.email).distinct()) if rule.check(e)
+                e
+                for (e,) in conn.execute(self._addresses(MessageAddress.email).distinct())
+                if rule.check(e)
             ]
         return self.messages_with_emails(emails)
 
@@ -193,7 +245,7 @@ class MatchService:
         with self.db.read() as conn:
             domains = [
                 d
-                for (d,) in conn.execute(select(MessageAddress.domain).distinct())
+                for (d,) in conn.execute(self._addresses(MessageAddress.domain).distinct())
                 if d and rule.covers(d)
             ]
         return self.messages_with_domains(domains)
@@ -202,8 +254,12 @@ class MatchService:
         with self.db.read() as conn:
             return set(
                 conn.execute(
-                    select(MessageLink.message_pk).where(
-                        MessageLink.record_type == record_type, MessageLink.record_id == record_id
+                    select(MessageLink.message_pk)
+                    .join(Message, Message.id == MessageLink.message_pk)
+                    .where(
+                        Message.workspace_id == self.workspace_id,
+                        MessageLink.record_type == record_type,
+                        MessageLink.record_id == record_id,
                     )
                 ).scalars()
             )
@@ -211,11 +267,14 @@ class MatchService:
     # -- reading ------------------------------------------------------------------------------
 
     def stats(self, days: int | None = None) -> MatchStats:
-        query = select(MatchState.status, func.count()).group_by(MatchState.status)
+        query = (
+            select(MatchState.status, func.count())
+            .join(Message, Message.id == MatchState.message_pk)
+            .where(Message.workspace_id == self.workspace_id)
+            .group_by(MatchState.status)
+        )
         if days is not None:
-            query = query.join(Message, Message.id == MatchState.message_pk).where(
-                Message.date >= now() - timedelta(days=days)
-            )
+            query = query.where(Message.date >= now() - timedelta(days=days))
         stats = MatchStats()
         with self.db.read() as conn:
             for status, count in conn.execute(query):
@@ -234,14 +293,15 @@ class MatchService:
                     func.max(Message.id),
                 )
                 .join(Message, Message.id == MatchState.message_pk)
+                .where(Message.workspace_id == self.workspace_id)
                 .where(MatchState.status == "unmatched")
                 .group_by(MatchState.unmatched_sender)
                 .order_by(func.count().desc(), MatchState.unmatched_sender)
                 .limit(limit)
             ).all()
-            names = dict(
+            names: dict[str, str] = dict(
                 conn.execute(
-                    select(MessageAddress.email, func.max(MessageAddress.name))
+                    self._addresses(MessageAddress.email, func.max(MessageAddress.name))
                     .where(MessageAddress.email.in_([r[0] for r in rows if r[0]]))
                     .group_by(MessageAddress.email)
                 ).all()

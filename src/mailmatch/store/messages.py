@@ -5,8 +5,10 @@ search entries, folder locations and the caller's checkpoint (``on_commit``) are
 transaction, so a crash or a dropped connection loses at most the batch in flight, and the next
 run starts exactly after the last one that committed.
 
-Deduplication is by SHA-256 of the raw bytes: a message seen again (in another folder, after a
-UIDVALIDITY reset, from a second run racing this one) only gains a location.
+Deduplication is by SHA-256 of the raw bytes within the store's workspace: a message seen
+again (in another folder, after a UIDVALIDITY reset, from a second run racing this one) only
+gains a location. Blobs are shared by all workspaces, so the same bytes in two workspaces are
+two message rows over one blob.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mailmatch.ingest.models import Address, ParsedMessage
 from mailmatch.store.blobs import pack, unpack
 from mailmatch.store.db import Database, lock_store
 from mailmatch.store.models import (
+    DEFAULT_WORKSPACE_ID,
     AttachmentRow,
     Blob,
     Location,
@@ -105,9 +108,18 @@ def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, An
 
 
 class MessageStore:
-    def __init__(self, db: Database, *, attachment_cap: int = 25 * 1024 * 1024) -> None:
+    """The messages of one workspace: every read and write is scoped by ``workspace_id``."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        attachment_cap: int = 25 * 1024 * 1024,
+        workspace_id: int = DEFAULT_WORKSPACE_ID,
+    ) -> None:
         self.db = db
         self.attachment_cap = attachment_cap
+        self.workspace_id = workspace_id
         self.search_index = SearchIndex(db.engine.dialect.name)
 
     # -- writing ---------------------------------------------------------------------------
@@ -150,13 +162,14 @@ class MessageStore:
                 on_commit(conn)
         return result
 
-    @staticmethod
-    def _existing(conn: Connection, shas: list[str]) -> dict[str, int]:
+    def _existing(self, conn: Connection, shas: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for start in range(0, len(shas), 500):
             chunk = shas[start : start + 500]
             rows = conn.execute(
-                select(MESSAGES.c.sha256, MESSAGES.c.id).where(MESSAGES.c.sha256.in_(chunk))
+                select(MESSAGES.c.sha256, MESSAGES.c.id).where(
+                    MESSAGES.c.workspace_id == self.workspace_id, MESSAGES.c.sha256.in_(chunk)
+                )
             )
             found.update({sha: pk for sha, pk in rows})
         return found
@@ -177,13 +190,14 @@ class MessageStore:
                     )
         conn.execute(insert_ignore(conn, BLOBS), blobs)
 
-        thread_of = assign_threads(conn, [item.parsed for item in items])
+        thread_of = assign_threads(conn, [item.parsed for item in items], self.workspace_id)
         rows = []
         for item, thread_id in zip(items, thread_of, strict=True):
             p = item.parsed
             sender = p.from_[0] if p.from_ else (p.sender[0] if p.sender else None)
             rows.append(
                 {
+                    "workspace_id": self.workspace_id,
                     "sha256": p.sha256,
                     "size": p.size,
                     "message_id": p.message_id,
@@ -246,19 +260,19 @@ class MessageStore:
             row = conn.execute(
                 select(BLOBS.c.codec, BLOBS.c.data)
                 .join(MESSAGES, MESSAGES.c.sha256 == BLOBS.c.sha256)
-                .where(MESSAGES.c.id == message_pk)
+                .where(MESSAGES.c.id == message_pk, MESSAGES.c.workspace_id == self.workspace_id)
             ).first()
         return unpack(row.codec, row.data) if row else None
 
     def iter_raw(self, batch: int = 500) -> Iterator[tuple[int, Any, bytes]]:
-        """Every stored message as (id, date, raw bytes), oldest id first, streamed."""
+        """Every message of the workspace as (id, date, raw bytes), oldest id first, streamed."""
         last = 0
         while True:
             with self.db.read() as conn:
                 rows = conn.execute(
                     select(MESSAGES.c.id, MESSAGES.c.date, BLOBS.c.codec, BLOBS.c.data)
                     .join(BLOBS, MESSAGES.c.sha256 == BLOBS.c.sha256)
-                    .where(MESSAGES.c.id > last)
+                    .where(MESSAGES.c.workspace_id == self.workspace_id, MESSAGES.c.id > last)
                     .order_by(MESSAGES.c.id)
                     .limit(batch)
                 ).all()
@@ -270,8 +284,14 @@ class MessageStore:
 
     def count(self) -> int:
         with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(MESSAGES)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(MESSAGES)
+                    .where(MESSAGES.c.workspace_id == self.workspace_id)
+                ).scalar_one()
+            )
 
     def search(self, query: str, limit: int = 50) -> list[int]:
         with self.db.read() as conn:
-            return self.search_index.search(conn, query, limit)
+            return self.search_index.search(conn, query, self.workspace_id, limit)

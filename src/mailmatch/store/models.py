@@ -16,8 +16,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: The workspace that every row belonged to before workspaces existed, and the one the CLI
+#: and the services use unless told otherwise.
+DEFAULT_WORKSPACE_ID = 1
 
 
 def utcnow() -> datetime:
@@ -36,6 +41,35 @@ class Base(DeclarativeBase):
     pass
 
 
+def workspace_column(*, index: bool = False, primary_key: bool = False) -> Mapped[int]:
+    """The ``workspace_id`` of a scoped table.
+
+    Every service filters by it; the server default only fills in rows that existed before
+    workspaces (and callers that predate them), which all belong to the default workspace.
+    """
+    return mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        server_default=text(str(DEFAULT_WORKSPACE_ID)),
+        index=index,
+        primary_key=primary_key,
+    )
+
+
+class Workspace(Base):
+    """A tenant: every account, import, message and record belongs to exactly one.
+
+    Blobs are the exception: they are content addressed and shared, so the same bytes imported
+    in two workspaces are stored once but are two message rows.
+    """
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("name", name="uq_workspaces_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Account(Base):
     """A connected mailbox: where its servers are and its encrypted password.
 
@@ -44,9 +78,11 @@ class Account(Base):
     """
 
     __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_accounts_workspace_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    workspace_id: Mapped[int] = workspace_column()
+    name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(320))
     username: Mapped[str] = mapped_column(String(320))
     smtp_username: Mapped[str] = mapped_column(String(320))
@@ -84,6 +120,7 @@ class Thread(Base):
     __tablename__ = "threads"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = workspace_column()
     subject_key: Mapped[str] = mapped_column(String(500), index=True)
     participants_key: Mapped[str] = mapped_column(String(64))
     last_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -91,16 +128,22 @@ class Thread(Base):
 
 
 class Message(Base):
-    """One message, however many folders hold it. ``sha256`` is of the raw bytes."""
+    """One message of a workspace, however many folders hold it. ``sha256`` is of the raw bytes
+    (and names the shared blob)."""
 
     __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "sha256", name="uq_messages_workspace_sha256"),
+        Index("ix_messages_workspace_date", "workspace_id", "date"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), ForeignKey("blobs.sha256"), unique=True)
+    workspace_id: Mapped[int] = workspace_column()
+    sha256: Mapped[str] = mapped_column(String(64), ForeignKey("blobs.sha256"))
     size: Mapped[int] = mapped_column(Integer)
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     subject: Mapped[str] = mapped_column(Text)
-    date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     from_email: Mapped[str | None] = mapped_column(String(320), index=True)
     from_name: Mapped[str | None] = mapped_column(String(500))
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
@@ -133,6 +176,7 @@ class ThreadLink(Base):
 
     __tablename__ = "thread_links"
 
+    workspace_id: Mapped[int] = workspace_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(String(998), primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), index=True)
 
@@ -191,9 +235,11 @@ class Import(Base):
     """A named import: an account, its folders and a schedule, with its health."""
 
     __tablename__ = "imports"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_imports_workspace_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    workspace_id: Mapped[int] = workspace_column()
+    name: Mapped[str] = mapped_column(String(200))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     folders: Mapped[list[str] | None] = mapped_column(JSON)  # None: INBOX + Sent, found live
     every_seconds: Mapped[int | None] = mapped_column(Integer)

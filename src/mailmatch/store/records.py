@@ -18,20 +18,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailmatch.store.models import Base, utcnow
+from mailmatch.store.models import Base, utcnow, workspace_column
 
 
 class Company(Base):
     __tablename__ = "companies"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_companies_workspace_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(300), unique=True)
+    workspace_id: Mapped[int] = workspace_column()
+    name: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CompanyDomain(Base):
     __tablename__ = "company_domains"
 
+    workspace_id: Mapped[int] = workspace_column(primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), primary_key=True)
     company_id: Mapped[int] = mapped_column(
         ForeignKey("companies.id", ondelete="CASCADE"), index=True
@@ -42,6 +45,7 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = workspace_column(index=True)
     name: Mapped[str] = mapped_column(String(300))
     company_id: Mapped[int | None] = mapped_column(
         ForeignKey("companies.id", ondelete="SET NULL"), index=True
@@ -55,10 +59,11 @@ class Contact(Base):
 
 
 class ContactEmail(Base):
-    """An address of a contact, normalised; each address belongs to one contact."""
+    """An address of a contact, normalised; in a workspace each address belongs to one contact."""
 
     __tablename__ = "contact_emails"
 
+    workspace_id: Mapped[int] = workspace_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     contact_id: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
@@ -69,6 +74,7 @@ class Deal(Base):
     __tablename__ = "deals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = workspace_column(index=True)
     title: Mapped[str] = mapped_column(String(300))
     stage: Mapped[str] = mapped_column(String(100), default="open")
     amount: Mapped[float | None] = mapped_column(Float)
@@ -95,9 +101,10 @@ class IgnoreRule(Base):
     """Mail whose outside addresses all fall under ignore rules stays out of records."""
 
     __tablename__ = "ignore_rules"
-    __table_args__ = (UniqueConstraint("kind", "value", name="uq_ignore_rule"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "value", name="uq_ignore_rule"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = workspace_column()
     kind: Mapped[str] = mapped_column(String(16))  # address | domain | pattern
     value: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -139,6 +146,7 @@ class Webhook(Base):
     __tablename__ = "webhooks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = workspace_column(index=True)
     url: Mapped[str] = mapped_column(Text)
     secret: Mapped[str] = mapped_column(Text)  # encrypted with the vault
     key_id: Mapped[str] = mapped_column(String(32))

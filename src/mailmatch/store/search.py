@@ -63,18 +63,24 @@ class SearchIndex:
                 rows,
             )
 
-    def search(self, conn: Connection, query: str, limit: int = 50) -> list[int]:
-        """Message ids, best match first."""
+    def search(self, conn: Connection, query: str, workspace_id: int, limit: int = 50) -> list[int]:
+        """Ids of the workspace's messages, best match first.
+
+        The index itself is global (one row per message id); the workspace comes from joining
+        ``messages``, so a hit in another workspace is never returned nor counted in ``limit``.
+        """
         if self.dialect == "sqlite":
             match = fts_query(query)
             if match is None:
                 return []
             result = conn.execute(
                 text(
-                    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q "
+                    "SELECT messages_fts.rowid FROM messages_fts "
+                    "JOIN messages ON messages.id = messages_fts.rowid "
+                    "WHERE messages_fts MATCH :q AND messages.workspace_id = :ws "
                     "ORDER BY bm25(messages_fts, 5.0, 2.0, 1.0) LIMIT :n"
                 ),
-                {"q": match, "n": limit},
+                {"q": match, "ws": workspace_id, "n": limit},
             )
             return [row[0] for row in result]
         words = " & ".join(_WORD.findall(query))
@@ -83,8 +89,9 @@ class SearchIndex:
         result = conn.execute(
             text(
                 "SELECT id FROM messages WHERE search_vector @@ to_tsquery('simple', :q) "
+                "AND workspace_id = :ws "
                 "ORDER BY ts_rank(search_vector, to_tsquery('simple', :q)) DESC LIMIT :n"
             ),
-            {"q": words, "n": limit},
+            {"q": words, "ws": workspace_id, "n": limit},
         )
         return [row[0] for row in result]

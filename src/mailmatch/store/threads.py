@@ -1,5 +1,7 @@
 """Thread a batch of messages: linked Message-IDs first, then normalised subject + participants.
 
+Threads never cross workspaces: every lookup and every row is scoped by the batch's workspace.
+
 The whole batch is threaded with a fixed number of statements (a lookup of every Message-ID it
 mentions, a lookup of its subjects, one insert of new threads, one upsert of links, one update
 of counts), not a few per message: threading is on the import's hot path.
@@ -18,7 +20,7 @@ from sqlalchemy.dialects import sqlite
 
 from mailmatch.ingest.models import ParsedMessage
 from mailmatch.ingest.threading import normalize_subject, participants_key, thread_ids
-from mailmatch.store.models import Message, Thread, ThreadLink
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message, Thread, ThreadLink
 
 THREADS: Table = Thread.__table__  # type: ignore[assignment]
 LINKS: Table = ThreadLink.__table__  # type: ignore[assignment]
@@ -57,15 +59,20 @@ def _rank(key: int) -> tuple[int, int]:
     return (0, key) if key > 0 else (1, -key)
 
 
-def assign_threads(conn: Connection, messages: list[ParsedMessage]) -> list[int]:
-    """Thread ids for ``messages`` (in order), with threads and links written."""
+def assign_threads(
+    conn: Connection, messages: list[ParsedMessage], workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> list[int]:
+    """Thread ids for ``messages`` of ``workspace_id`` (in order), with threads and links
+    written."""
     ids_of = [([p.message_id] if p.message_id else []) + thread_ids(p) for p in messages]
     all_ids = sorted({i for ids in ids_of for i in ids})
     links: dict[str, int] = {}
     for chunk in _chunks(all_ids):
         links.update(
             conn.execute(
-                select(LINKS.c.message_id, LINKS.c.thread_id).where(LINKS.c.message_id.in_(chunk))
+                select(LINKS.c.message_id, LINKS.c.thread_id).where(
+                    LINKS.c.workspace_id == workspace_id, LINKS.c.message_id.in_(chunk)
+                )
             ).all()
         )
     keys = [(normalize_subject(p.subject)[:500], participants_key(p)) for p in messages]
@@ -74,7 +81,7 @@ def assign_threads(conn: Connection, messages: list[ParsedMessage]) -> list[int]
     for chunk in _chunks(subjects):
         for tid, subject, people in conn.execute(
             select(THREADS.c.id, THREADS.c.subject_key, THREADS.c.participants_key)
-            .where(THREADS.c.subject_key.in_(chunk))
+            .where(THREADS.c.workspace_id == workspace_id, THREADS.c.subject_key.in_(chunk))
             .order_by(THREADS.c.id.desc())
         ):
             by_subject[(subject, people)] = tid  # the oldest wins (ids descending)
@@ -107,7 +114,12 @@ def assign_threads(conn: Connection, messages: list[ParsedMessage]) -> list[int]
     roots = sorted({union.find(k) for k in new_keys if union.find(k) < 0}, reverse=True)
     if roots:
         rows = [
-            {"subject_key": new_keys[k][0], "participants_key": new_keys[k][1], "message_count": 0}
+            {
+                "workspace_id": workspace_id,
+                "subject_key": new_keys[k][0],
+                "participants_key": new_keys[k][1],
+                "message_count": 0,
+            }
             for k in roots
         ]
         from mailmatch.store.messages import insert_returning_ids
@@ -130,7 +142,10 @@ def assign_threads(conn: Connection, messages: list[ParsedMessage]) -> list[int]
         counts[into] = counts.get(into, 0) + int(moved or 0)
         conn.execute(update(THREADS).where(THREADS.c.id == old).values(message_count=0))
 
-    link_rows = [{"message_id": m, "thread_id": resolve(t)} for m, t in links.items()]
+    link_rows = [
+        {"workspace_id": workspace_id, "message_id": m, "thread_id": resolve(t)}
+        for m, t in links.items()
+    ]
     if link_rows:
         if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects import postgresql
@@ -140,7 +155,8 @@ def assign_threads(conn: Connection, messages: list[ParsedMessage]) -> list[int]
             insert = sqlite.insert(LINKS)
         conn.execute(
             insert.on_conflict_do_update(
-                index_elements=["message_id"], set_={"thread_id": insert.excluded.thread_id}
+                index_elements=["workspace_id", "message_id"],
+                set_={"thread_id": insert.excluded.thread_id},
             ),
             link_rows,
         )

@@ -12,6 +12,9 @@ Health rules (the import's ``state``):
 
 A dropped connection mid-folder reconnects and resumes from the last checkpoint (a few times);
 a rate-limit answer backs off and retries instead of failing the run.
+
+A run happens in the import's own workspace, read from its row: the account, the store the
+messages go to and the records they are matched against are all that workspace's.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sqlalchemy import select, update
 
 from mailmatch.accounts.service import AccountService
 from mailmatch.accounts.tls import TlsOptions
-from mailmatch.errors import Code, Diagnosis, MailmatchError
+from mailmatch.errors import Code, Diagnosis, MailmatchError, NotFound
 from mailmatch.imap.folders import folder_infos, resolve_folders
 from mailmatch.imap.session import Credentials, ProbeContext, SessionError, open_imap
 from mailmatch.imports.service import import_row
@@ -103,6 +106,9 @@ def _error(d: Diagnosis, folder: str | None = None) -> dict[str, Any]:
 
 
 class ImportRunner:
+    """Runs imports of the workspace of ``accounts`` by name (``run``), or of any workspace by
+    id (``run_import``, for the scheduler)."""
+
     def __init__(
         self,
         accounts: AccountService,
@@ -111,15 +117,41 @@ class ImportRunner:
     ) -> None:
         self.accounts = accounts
         self.db = accounts.db
-        self.store = MessageStore(self.db, attachment_cap=accounts.settings.attachment_cap)
+        self.workspace_id = accounts.workspace_id
+        self.store = MessageStore(
+            self.db,
+            attachment_cap=accounts.settings.attachment_cap,
+            workspace_id=self.workspace_id,
+        )
         self.options = options or RunnerOptions()
-        self.matches = MatchService(self.db)
+        self.matches = MatchService(self.db, workspace_id=self.workspace_id)
         self.sleep = sleep
 
     def run(self, name: str, progress: Progress | None = None) -> RunResult:
+        """Run the import called ``name`` in this runner's workspace."""
+        with self.db.session() as session:
+            import_id = import_row(session, name, self.workspace_id).id
+        return self.run_import(import_id, progress)
+
+    def run_import(self, import_id: int, progress: Progress | None = None) -> RunResult:
+        """Run an import by id, in the workspace its row names."""
+        with self.db.session() as session:
+            workspace_id = session.scalar(select(Import.workspace_id).where(Import.id == import_id))
+        if workspace_id is None:
+            raise NotFound(f"no import {import_id}")
+        if workspace_id != self.workspace_id:
+            runner = ImportRunner(
+                self.accounts.in_workspace(workspace_id), self.options, self.sleep
+            )
+            return runner.run_import(import_id, progress)
+        return self._run_import(import_id, progress)
+
+    def _run_import(self, import_id: int, progress: Progress | None) -> RunResult:
         started = time.monotonic()
         with self.db.session() as session:
-            row = import_row(session, name)
+            row = session.get(Import, import_id)
+            assert row is not None and row.workspace_id == self.workspace_id
+            name = row.name
             account = session.get(Account, row.account_id)
             assert account is not None
             self._check_blocked(row, account)
@@ -240,7 +272,11 @@ class ImportRunner:
 
     def accounts_id(self, account_name: str) -> int:
         with self.db.session() as session:
-            account_id = session.scalar(select(Account.id).where(Account.name == account_name))
+            account_id = session.scalar(
+                select(Account.id).where(
+                    Account.workspace_id == self.workspace_id, Account.name == account_name
+                )
+            )
             assert account_id is not None
             return int(account_id)
 

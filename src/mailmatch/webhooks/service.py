@@ -5,6 +5,9 @@ HMAC-SHA256 signature over ``timestamp.body`` (header ``X-Mailmatch-Signature: s
 ``X-Mailmatch-Timestamp``), so a receiver can check both origin and freshness. A delivery that
 fails (an error status or no answer) is retried with exponential backoff and every attempt is
 kept in the delivery log.
+
+Webhooks belong to a workspace: a workspace's events go to its own webhooks only. Delivering is
+the one cross-workspace job (the scheduler sends every workspace's due deliveries).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy import select
 
 from mailmatch.errors import InvalidInput, NotFound
 from mailmatch.store.db import Database
-from mailmatch.store.models import Message
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message
 from mailmatch.store.records import Webhook, WebhookDelivery
 from mailmatch.timeutil import aware, now
 
@@ -57,17 +60,23 @@ class DeliveryReport:
     retrying: int = 0
 
 
-def enqueue_outcomes(db: Database, outcomes: Iterable[Outcome]) -> int:
-    """Queue one delivery per subscribed webhook and matched/unmatched message."""
+def enqueue_outcomes(
+    db: Database, outcomes: Iterable[Outcome], workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> int:
+    """Queue one delivery per subscribed webhook of the workspace and matched/unmatched
+    message of the same workspace."""
     with db.session() as session:
-        hooks = session.scalars(select(Webhook)).all()
+        hooks = session.scalars(select(Webhook).where(Webhook.workspace_id == workspace_id)).all()
         if not hooks:
             return 0
         wanted = [o for o in outcomes if o.status in ("matched", "unmatched")]
         messages = {
             m.id: m
             for m in session.scalars(
-                select(Message).where(Message.id.in_([o.message_pk for o in wanted]))
+                select(Message).where(
+                    Message.workspace_id == workspace_id,
+                    Message.id.in_([o.message_pk for o in wanted]),
+                )
             )
         }
         count = 0
@@ -109,9 +118,14 @@ def enqueue_outcomes(db: Database, outcomes: Iterable[Outcome]) -> int:
 
 
 class WebhookService:
-    def __init__(self, db: Database, vault: Vault) -> None:
+    """The webhooks of one workspace (the vault's keys are shared by all)."""
+
+    def __init__(
+        self, db: Database, vault: Vault, *, workspace_id: int = DEFAULT_WORKSPACE_ID
+    ) -> None:
         self.db = db
         self.vault = vault
+        self.workspace_id = workspace_id
 
     def add(self, url: str, secret: str, events: list[str] | None = None) -> dict[str, Any]:
         if not url.startswith(("http://", "https://")):
@@ -124,7 +138,9 @@ class WebhookService:
             raise InvalidInput("a webhook needs a secret to sign its deliveries")
         token, key = self.vault.encrypt(secret)
         with self.db.session() as session:
-            hook = Webhook(url=url, secret=token, key_id=key, events=chosen)
+            hook = Webhook(
+                workspace_id=self.workspace_id, url=url, secret=token, key_id=key, events=chosen
+            )
             session.add(hook)
             session.flush()
             return {"id": hook.id, "url": url, "events": chosen}
@@ -132,7 +148,11 @@ class WebhookService:
     def all(self) -> list[dict[str, Any]]:
         with self.db.session() as session:
             out = []
-            for hook in session.scalars(select(Webhook).order_by(Webhook.id)):
+            for hook in session.scalars(
+                select(Webhook)
+                .where(Webhook.workspace_id == self.workspace_id)
+                .order_by(Webhook.id)
+            ):
                 deliveries = session.scalars(
                     select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
                 ).all()
@@ -150,7 +170,8 @@ class WebhookService:
 
     def log(self, webhook_id: int, limit: int = 50) -> list[dict[str, Any]]:
         with self.db.session() as session:
-            if session.get(Webhook, webhook_id) is None:
+            hook = session.get(Webhook, webhook_id)
+            if hook is None or hook.workspace_id != self.workspace_id:
                 raise NotFound(f"no webhook {webhook_id}")
             rows = session.scalars(
                 select(WebhookDelivery)
@@ -176,26 +197,28 @@ class WebhookService:
         *,
         backoff: timedelta = timedelta(seconds=30),
         limit: int = 200,
+        all_workspaces: bool = False,
     ) -> DeliveryReport:
-        """POST every delivery that is due; schedule retries for the ones that fail.
+        """POST every delivery of the workspace that is due (of every workspace with
+        ``all_workspaces``, as the scheduler does); schedule retries for the ones that fail.
 
         No database transaction is open during a POST: a slow or dead receiver must never hold
         the store's write lock (imports and every other command would wait behind it).
         """
         report = DeliveryReport()
+        query = (
+            select(WebhookDelivery, Webhook)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now())
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        )
+        if not all_workspaces:
+            query = query.where(Webhook.workspace_id == self.workspace_id)
         with self.db.session() as session:
             due = [
                 _Due(d.id, d.event, d.payload, d.attempts, hook.url, hook.secret)
-                for d, hook in session.execute(
-                    select(WebhookDelivery, Webhook)
-                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                    .where(
-                        WebhookDelivery.status == "pending",
-                        WebhookDelivery.next_attempt_at <= now(),
-                    )
-                    .order_by(WebhookDelivery.id)
-                    .limit(limit)
-                ).all()
+                for d, hook in session.execute(query).all()
             ]
         own_client = client is None
         http = client or httpx.Client(timeout=10, follow_redirects=False)
