@@ -27,6 +27,8 @@ from mailmatch.web.app import create_app
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = os.environ.get("MAILMATCH_CHROMIUM", "/usr/bin/chromium")
+# Read at import: the ``mailmatch_env`` fixture clears every MAILMATCH_* variable later.
+SCREENSHOTS = os.environ.get("MAILMATCH_SCREENSHOTS")
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -163,7 +165,7 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def screenshots(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("MAILMATCH_SCREENSHOTS") or tmp_path / "screenshots")
+    target = Path(SCREENSHOTS or tmp_path / "screenshots")
     target.mkdir(parents=True, exist_ok=True)
     return target
 

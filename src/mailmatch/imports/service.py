@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import select
@@ -112,6 +114,49 @@ class ImportService:
     def get(self, name: str) -> ImportView:
         with self.db.session() as session:
             return self._view(session, import_row(session, name, self.workspace_id))
+
+    def update(
+        self,
+        name: str,
+        *,
+        folders: Sequence[str] | EllipsisType | None = ...,
+        every_seconds: int | EllipsisType | None = ...,
+    ) -> ImportView:
+        """Change the folders and/or the schedule; an argument left out is kept.
+
+        ``folders=None`` means INBOX and Sent, found on the server; ``every_seconds=None`` means
+        the import only runs when started by hand. A new schedule counts from the last run, so
+        shortening it can make the import due at once, and lengthening it never skips a run
+        that is already late.
+        """
+        with self.db.session() as session:
+            row = import_row(session, name, self.workspace_id)
+            if not isinstance(folders, EllipsisType):
+                row.folders = [*folders] if folders else None
+            if not isinstance(every_seconds, EllipsisType):
+                row.every_seconds = every_seconds
+                if every_seconds is None:
+                    row.next_run_at = None
+                else:
+                    last = aware(row.last_run_at)
+                    due = last + timedelta(seconds=every_seconds) if last else now()
+                    row.next_run_at = max(due, now())
+            session.flush()
+            return self._view(session, row)
+
+    def resume(self, name: str) -> ImportView:
+        """Take a paused import (the server refused its password) back to ``ok`` and make it
+        due now: called once a new password has passed a login test, so the next run does
+        not wait for the old backoff."""
+        with self.db.session() as session:
+            row = import_row(session, name, self.workspace_id)
+            if row.state in ("needs_app_password", "auth_failed"):
+                row.state = "ok"
+                row.failures = 0
+                if row.every_seconds:
+                    row.next_run_at = now()
+            session.flush()
+            return self._view(session, row)
 
     def remove(self, name: str) -> None:
         with self.db.session() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,11 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    moment = aware(value)
+    return moment.isoformat() if moment is not None else None
 
 
 def _clean_email(email: str) -> str:
@@ -190,7 +196,7 @@ class UserService:
             )
         return token
 
-    def tokens(self, email: str) -> list[dict[str, object]]:
+    def tokens(self, email: str) -> builtins.list[dict[str, object]]:
         with self.db.session() as session:
             user = self._row(session, email)
             rows = session.scalars(
@@ -201,8 +207,8 @@ class UserService:
                     "id": t.id,
                     "name": t.name,
                     "prefix": t.prefix,
-                    "created_at": aware(t.created_at).isoformat() if t.created_at else None,
-                    "last_used_at": aware(t.last_used_at).isoformat() if t.last_used_at else None,
+                    "created_at": _iso(t.created_at),
+                    "last_used_at": _iso(t.last_used_at),
                 }
                 for t in rows
             ]

@@ -56,9 +56,9 @@ class LoginRequired(Exception):
 
 
 def session_info(request: Request, state: AppState) -> SessionInfo | None:
-    cached = getattr(request.state, "mm_session", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "mm_session"):
+        cached: SessionInfo | None = request.state.mm_session
+        return cached
     cookie = request.cookies.get(SESSION_COOKIE)
     info = state.users.session_for(cookie) if cookie else None
     request.state.mm_session = info

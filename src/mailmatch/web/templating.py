@@ -27,7 +27,7 @@ def when(value: datetime | str | None) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     moment = aware(value)
     assert moment is not None
     delta = datetime.now(UTC) - moment
@@ -59,7 +59,7 @@ def day(value: datetime | str | None) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     return value.strftime("%d %b %Y %H:%M")
 
 
