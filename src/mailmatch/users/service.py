@@ -7,9 +7,9 @@ Passwords are people-chosen, so they get argon2, which is slow on purpose.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
-import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
