@@ -172,3 +172,12 @@ def test_sync_carddav_with_the_accounts_password(tmp_path: Path, radicale: Radic
     assert summary["contacts_created"] >= 1 and summary["rematched"] == 2
     contacts = mailmatch(home, "contacts", "list", "--json")
     assert ("Ann Other", 2) in [(c["name"], c["messages"]) for c in contacts]
+
+
+def test_a_broken_regular_expression_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    refused = run_mailmatch(home, "rules", "ignore", "add", "--pattern", "re:(unclosed", "--json")
+    assert refused.returncode == 1
+    error = json.loads(refused.stdout)["error"]
+    assert error["code"] == "invalid_input"
+    assert "not a regular expression" in error["message"]

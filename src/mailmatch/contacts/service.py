@@ -10,6 +10,7 @@ that workspace's mail.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -338,7 +339,10 @@ class RecordService:
             value = _clean_domain(value)
         elif kind != "pattern":
             raise InvalidInput(f"unknown rule kind {kind!r}")
-        make_rule(kind, value).check("probe@example.com")  # a bad regex fails here, not later
+        try:  # a bad regular expression is refused here, never met later while matching
+            make_rule(kind, value).check("probe@example.com")
+        except re.error as exc:
+            raise InvalidInput(f"not a regular expression: {value!r} ({exc})") from None
         with self.db.session() as session:
             if session.scalar(
                 select(IgnoreRule.id).where(

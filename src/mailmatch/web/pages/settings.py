@@ -13,7 +13,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.service import RecordService
 from mailmatch.errors import InvalidInput, MailmatchError, NotFound
-from mailmatch.web.api.settings import checked_rule
 from mailmatch.web.security import FormUser, PageUser, Principal, State
 from mailmatch.web.templating import render
 from mailmatch.webhooks.service import EVENTS, WebhookService
@@ -75,7 +74,7 @@ def add_rule(
 ) -> Response:
     try:
         service = RecordService(state.db, workspace_id=principal.workspace_id)
-        change = service.add_rule(*checked_rule(kind, value))
+        change = service.add_rule(kind, value)
     except MailmatchError as exc:
         return _rules_page(
             request, state, principal, form={"kind": kind, "value": value}, error=exc
