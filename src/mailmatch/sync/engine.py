@@ -15,10 +15,12 @@ answers with an empty body), in batches; each batch and its checkpoint commit to
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,7 +218,11 @@ class FolderSync:
         batches = [todo[i : i + self.batch_size] for i in range(0, total, self.batch_size)]
         pending: tuple[list[int], list[tuple[int, bytes]], Future[list[Prepared]]] | None = None
         done = 0
-        with ParsePool(total, self.store.attachment_cap) as pool, ThreadPoolExecutor(1) as io:
+        with (
+            _old_objects_frozen(),
+            ParsePool(total, self.store.attachment_cap) as pool,
+            ThreadPoolExecutor(1) as io,
+        ):
             # The next batch is fetched in the background while this one is stored: the
             # connection is used by that one thread only until the loop ends.
             fetching = io.submit(self._fetch, batches[0]) if batches else None
@@ -397,6 +403,24 @@ class FolderSync:
                             LOCATIONS.c.uid.in_(chunk),
                         )
                     )
+
+
+@contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Keep the cyclic GC off the objects that existed before the import, while it runs.
+
+    A full collection walks the whole heap (SQLAlchemy, typer, rich, ...: ~60 ms each), and
+    the import allocates enough to trigger one every ~0.7 s; the parse worker inherits that
+    heap at fork and walks it too. Frozen objects are skipped: GC time
+    on the corpus, measured with ``gc.callbacks``, fell from 0.79 to 0.23 s in the main process
+    and from 0.17 to 0.05 s in the worker. They are unfrozen afterwards, so a long-running
+    process collects them as before.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 _MID = re.compile(rb"<\s*([^>\s]+)\s*>")
