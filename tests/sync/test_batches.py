@@ -17,6 +17,12 @@ def test_batches_ramp_up_then_hold_the_message_cap() -> None:
     assert RAMP > 1
 
 
+def test_the_last_batch_is_halved_down_to_the_size_of_the_first() -> None:
+    batches = plan_batches(list(range(1, 1001)), 400, 10**9, {})
+    assert [len(b) for b in batches] == [50, 100, 200, 400, 125, 62, 63]
+    assert [u for b in batches for u in b] == list(range(1, 1001))
+
+
 def test_batches_hold_the_byte_cap_and_a_huge_message_goes_alone() -> None:
     cap = 1000
     small = small_limit(8, cap)  # 125: eight unknown (small) messages fill a batch

@@ -482,7 +482,8 @@ def plan_batches(
     ``batch_bytes`` bytes; a message larger than ``batch_bytes`` is a batch of its own.
 
     ``sizes`` holds the sizes known to exceed :func:`small_limit`; every other message counts
-    as that limit (an upper bound). The first batches ramp up (see ``RAMP``).
+    as that limit (an upper bound). The first batches ramp up (see ``RAMP``), the last ones
+    down.
     """
     unknown = small_limit(batch_size, batch_bytes)
     limit = max(1, batch_size // RAMP)
@@ -499,6 +500,15 @@ def plan_batches(
         used += size
     if current:
         batches.append(current)
+    # Ramp down too: the last batch is parsed, stored and matched after everything else is
+    # done, so it is halved until it is about as small as the first.
+    if len(batches) > 1:
+        last = batches.pop()
+        while len(last) > 2 * max(1, batch_size // RAMP):
+            half = len(last) // 2
+            batches.append(last[:half])
+            last = last[half:]
+        batches.append(last)
     return batches
 
 
