@@ -29,8 +29,8 @@ from mailmatch.matching.rules import (
     PatternRule,
     Rule,
 )
+from mailmatch.store.bulk import bulk_insert
 from mailmatch.store.db import Database
-from mailmatch.store.messages import insert_ignore
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Account, Message, MessageAddress
 from mailmatch.store.records import IgnoreRule, MatchState, MessageLink
 from mailmatch.timeutil import aware, now
@@ -173,10 +173,10 @@ class MatchService:
             for o in outcomes
             for link in o.links
         ]
-        if links:
-            conn.execute(insert_ignore(conn, MessageLink.__table__), links)  # type: ignore[arg-type]
-        conn.execute(
-            MatchState.__table__.insert(),  # type: ignore[attr-defined]
+        bulk_insert(conn, MessageLink.__table__, links, ignore_conflicts=True)  # type: ignore[arg-type]
+        bulk_insert(
+            conn,
+            MatchState.__table__,  # type: ignore[arg-type]
             [
                 {
                     "message_pk": o.message_pk,

@@ -26,6 +26,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint the WAL every 64 MiB instead of every 4 MiB: each checkpoint fsyncs twice and
+    # rewrites pages that the next batch changes again (a corpus import: 37 -> 7 fdatasync
+    # calls, 9% fewer page writes). Committed batches stay durable against a crash of the
+    # process; after a power loss up to the last checkpoint may roll back, batch and
+    # checkpoint together, so the next run fetches those messages again (exactly once).
+    cursor.execute("PRAGMA wal_autocheckpoint=16384")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

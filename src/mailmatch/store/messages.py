@@ -24,6 +24,7 @@ from sqlalchemy.sql import Insert
 from mailmatch.ingest.forwarded import forwarded_senders
 from mailmatch.ingest.models import Address, ParsedMessage
 from mailmatch.store.blobs import pack, unpack
+from mailmatch.store.bulk import bulk_insert
 from mailmatch.store.db import Database, lock_store
 from mailmatch.store.models import (
     DEFAULT_WORKSPACE_ID,
@@ -101,7 +102,7 @@ def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, An
     if conn.dialect.name == "sqlite":
         start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
         ids = list(range(start + 1, start + 1 + len(rows)))
-        conn.execute(table.insert(), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+        bulk_insert(conn, table, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
         return ids
     result = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
     return [int(i) for i in result.scalars()]
@@ -157,7 +158,7 @@ class MessageStore:
                 if i.location is not None
             ]
             if locations:
-                conn.execute(insert_ignore(conn, LOCATIONS), locations)
+                bulk_insert(conn, LOCATIONS, locations, ignore_conflicts=True)
             if on_commit is not None:
                 on_commit(conn)
         return result
@@ -188,7 +189,7 @@ class MessageStore:
                     blobs.append(
                         {"sha256": att.sha256, "size": att.size, "codec": codec, "data": data}
                     )
-        conn.execute(insert_ignore(conn, BLOBS), blobs)
+        bulk_insert(conn, BLOBS, blobs, ignore_conflicts=True)
 
         thread_of = assign_threads(conn, [item.parsed for item in items], self.workspace_id)
         rows = []
@@ -246,10 +247,8 @@ class MessageStore:
                 )
             names = " ".join(a.filename for a in p.attachments if a.filename)
             docs.append(SearchDoc(pk, p.subject, " ".join(words), f"{p.body_text} {names}"))
-        if addresses:
-            conn.execute(ADDRESSES.insert(), addresses)
-        if attachments:
-            conn.execute(ATTACHMENTS.insert(), attachments)
+        bulk_insert(conn, ADDRESSES, addresses)
+        bulk_insert(conn, ATTACHMENTS, attachments)
         self.search_index.add(conn, docs)
         return pks
 

@@ -43,16 +43,15 @@ class SearchIndex:
     def add(self, conn: Connection, docs: list[SearchDoc]) -> None:
         if not docs:
             return
-        rows = [{"id": d.message_pk, "s": d.subject, "a": d.addresses, "b": d.body} for d in docs]
-        if self.dialect == "sqlite":
-            conn.execute(
-                text(
-                    "INSERT INTO messages_fts(rowid, subject, addresses, body) "
-                    "VALUES (:id, :s, :a, :b)"
-                ),
-                rows,
+        if self.dialect == "sqlite":  # tuples straight to the driver: no per-row binding work
+            conn.exec_driver_sql(
+                "INSERT INTO messages_fts(rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
+                [(d.message_pk, d.subject, d.addresses, d.body) for d in docs],
             )
         else:
+            rows = [
+                {"id": d.message_pk, "s": d.subject, "a": d.addresses, "b": d.body} for d in docs
+            ]
             conn.execute(
                 text(
                     "UPDATE messages SET search_vector = "

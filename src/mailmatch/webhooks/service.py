@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import select
 
 from mailmatch.errors import InvalidInput, NotFound
@@ -31,6 +30,8 @@ from mailmatch.store.records import Webhook, WebhookDelivery
 from mailmatch.timeutil import aware, now
 
 if TYPE_CHECKING:
+    import httpx
+
     from mailmatch.accounts.vault import Vault
     from mailmatch.matching.matcher import Outcome
 
@@ -220,6 +221,9 @@ class WebhookService:
                 _Due(d.id, d.event, d.payload, d.attempts, hook.url, hook.secret)
                 for d, hook in session.execute(query).all()
             ]
+        import httpx  # here, not at the top: every import matches mail and queues through this
+        # module, and httpx costs ~20 ms of start-up that only delivering needs
+
         own_client = client is None
         http = client or httpx.Client(timeout=10, follow_redirects=False)
         try:
@@ -232,6 +236,8 @@ class WebhookService:
         return report
 
     def _post(self, http: httpx.Client, item: _Due) -> tuple[int | None, str | None]:
+        import httpx
+
         body = json.dumps(item.payload, sort_keys=True).encode()
         timestamp = str(int(time.time()))
         headers = {
