@@ -75,7 +75,9 @@ def with_date(raw: bytes, moment: datetime) -> bytes:
     return head + rest
 
 
-def fill(home: Path, corpus: list[bytes], count: int, contacts: int) -> tuple[int, int]:
+def fill(
+    home: Path, corpus: list[bytes], count: int, contacts: int, days: int = 365
+) -> tuple[int, int]:
     """Store ``count`` messages and ``contacts`` contacts, match everything; (messages, links)."""
     from sqlalchemy import func, select
 
@@ -102,7 +104,7 @@ def fill(home: Path, corpus: list[bytes], count: int, contacts: int) -> tuple[in
     batch: list[Incoming] = []
     for n in range(count):
         k = n % len(corpus)
-        moment = now - timedelta(seconds=rng.randrange(365 * 86400))
+        moment = now - timedelta(seconds=rng.randrange(days * 86400))
         message_id = f"bench-{n}-{k}@mailmatch"
         raw = with_date(with_message_id(corpus[k], f"<{message_id}>"), moment)
         p = dataclasses.replace(
@@ -216,6 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--q", default="free", help="the search word (a common one)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=365,
+        help="spread the messages' dates over this many days before now (30: all of them "
+        "fall in the dashboard's window, its worst case)",
+    )
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         print(
@@ -224,13 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(
         f"$ python bench/bench_web.py --messages {args.messages} --contacts {args.contacts} "
-        f"--requests {args.requests} --q {args.q}"
+        f"--requests {args.requests} --q {args.q} --days {args.days}"
     )
     corpus = load_corpus(args.corpus)
     with tempfile.TemporaryDirectory(prefix="mm-bench-web-") as tmp:
         home = Path(tmp) / "home"
         started = time.monotonic()
-        stored, links = fill(home, corpus, args.messages, args.contacts)
+        stored, links = fill(home, corpus, args.messages, args.contacts, args.days)
         print(
             f"store filled in {time.monotonic() - started:.0f} s: "
             f"{stored:,} messages, {links:,} links"

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailmatch.accounts.certificate import PeerCertificate
 
 
 class Code(StrEnum):
@@ -37,6 +41,9 @@ class Diagnosis:
     message: str
     server_text: str | None = None
     advice: list[str] = field(default_factory=list)
+    # The certificate the server presented when TLS verification failed, read on a separate
+    # unverified connection (see ``accounts.certificate``): what the user needs to pin it.
+    certificate: PeerCertificate | None = None
 
     @property
     def retryable(self) -> bool:

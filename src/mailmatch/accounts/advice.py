@@ -2,12 +2,90 @@
 
 Advice is built from the catalog (generate URL, IMAP switch, regional servers, ports), so adding
 a provider to ``catalog.json`` improves every message without touching code.
+
+The same advice is read in a terminal and on web pages, which have different controls: the CLI
+has ``--imap-port`` and ``mailmatch accounts set-password``, the wizard has a Port field and a
+Test connection button. Only the few sentences that name a control differ, so those go through
+:class:`Say` (one per :class:`Surface`); every other text exists once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mailmatch.accounts.certificate import PeerCertificate
 from mailmatch.errors import Code
 from mailmatch.providers.models import AppPasswordPolicy, Protocol, Provider, Security, Server
+
+
+class Surface(StrEnum):
+    """Where the advice will be read: it names that place's controls."""
+
+    CLI = "cli"
+    WIZARD = "wizard"  # /connect: server fields, password field, Test connection
+    ACCOUNTS = "accounts"  # /accounts: Test now, Change password; servers are fixed there
+
+
+_SECURITY_LABELS = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "plain": "None"}
+
+
+@dataclass(frozen=True)
+class Say:
+    """The control-naming phrases of one surface."""
+
+    surface: Surface = Surface.CLI
+
+    def set_password(self) -> str:
+        return {
+            Surface.CLI: "Then paste it with: mailmatch accounts set-password NAME",
+            Surface.WIZARD: "Then paste it in the password field and select Test connection.",
+            Surface.ACCOUNTS: "Then paste it under Change password: it is tested right away.",
+        }[self.surface]
+
+    def retest(self) -> str:
+        return {
+            Surface.CLI: "Then run: mailmatch accounts test NAME",
+            Surface.WIZARD: "Then select Test connection again.",
+            Surface.ACCOUNTS: "Then select Test now.",
+        }[self.surface]
+
+    def show_settings(self) -> str:
+        if self.surface is Surface.CLI:
+            return "Run: mailmatch providers show ADDRESS to see the discovered settings."
+        return "The help center (/help) lists the servers of every provider mailmatch knows."
+
+    def setting(self, protocol: Protocol, name: str, value: object | None = None) -> str:
+        """One server setting, e.g. ``--imap-security starttls`` or "IMAP Security: STARTTLS"."""
+        if self.surface is Surface.CLI:
+            return f"--{protocol.value}-{name}" + (f" {value}" if value is not None else "")
+        label = f"the {protocol.value.upper()} {name.capitalize()} setting"
+        if value is not None:
+            label += f" ({_SECURITY_LABELS.get(str(value), value)})"
+        return label
+
+    def change_servers(self) -> list[str]:
+        """On the accounts page servers cannot be edited: say how to change them."""
+        if self.surface is Surface.ACCOUNTS:
+            return ["To change a server setting, remove this account and connect it again."]
+        return []
+
+    def pin(self, cert: PeerCertificate) -> str:
+        return {
+            Surface.CLI: f"run the command again with --cert-fingerprint {cert.fingerprint}",
+            Surface.WIZARD: "select Trust this certificate below (it fills in the Certificate "
+            f"fingerprint field with {cert.fingerprint}), then Test connection again",
+            Surface.ACCOUNTS: "remove this account and connect it again with Certificate "
+            f"fingerprint {cert.fingerprint}",
+        }[self.surface]
+
+    def use_port(self, other: Server) -> str:
+        if self.surface is Surface.CLI:
+            return (
+                f"Port {other.port} ({other.security}) works: use --smtp-port {other.port} "
+                f"--smtp-security {other.security}."
+            )
+        return f"Port {other.port} ({other.security}) works: mailmatch will use it."
 
 STANDARD_PORTS = {
     Protocol.IMAP: ((993, Security.SSL), (143, Security.STARTTLS)),
@@ -19,7 +97,7 @@ def _flag(protocol: Protocol, name: str) -> str:
     return f"--{protocol.value}-{name}"
 
 
-def _generate(provider: Provider) -> list[str]:
+def _generate(provider: Provider, say: Say) -> list[str]:
     rule = provider.app_password
     lines: list[str] = []
     if rule.prerequisites:
@@ -30,7 +108,7 @@ def _generate(provider: Provider) -> list[str]:
     lines.extend(f"{i}. {step}" for i, step in enumerate(rule.steps, 1))
     if rule.format.display_mask:
         lines.append(f"It looks like {rule.format.display_mask}.")
-    lines.append("Then paste it with: mailmatch accounts set-password NAME")
+    lines.append(say.set_password())
     return lines
 
 
