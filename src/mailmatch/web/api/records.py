@@ -3,8 +3,9 @@ unmatched queue. Creating a record re-matches the mail it concerns before the ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
@@ -18,7 +19,7 @@ from mailmatch.contacts.queries import (
     RecordQueries,
     TimelineItem,
 )
-from mailmatch.contacts.service import RecordService
+from mailmatch.contacts.service import Change, RecordService
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.service import MatchService
 from mailmatch.web.security import ApiUser, Principal, State
@@ -30,6 +31,8 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=2**31)]
 Search = Annotated[str | None, Query(max_length=200, description="Part of a name, email or domain")]
 Email = Annotated[str, Field(min_length=3, max_length=320)]
+PageT = TypeVar("PageT", bound=BaseModel)
+RowT = TypeVar("RowT")
 
 
 class RecordRef(BaseModel):
@@ -193,8 +196,20 @@ def _writer(state: State, principal: Principal) -> RecordService:
     return RecordService(state.db, workspace_id=principal.workspace_id)
 
 
-def _page(listing: Listing[object]) -> dict[str, int]:
-    return {"total": listing.total, "offset": listing.offset, "limit": listing.limit}
+def _page(model: type[PageT], listing: Listing[RowT], item: Callable[[RowT], object]) -> PageT:
+    """One page of a listing as the API model ``model`` (ContactList, CompanyList, DealList)."""
+    return model.model_validate(
+        {
+            "items": [item(row) for row in listing.rows],
+            "total": listing.total,
+            "offset": listing.offset,
+            "limit": listing.limit,
+        }
+    )
+
+
+def _created(change: Change) -> Created:
+    return Created(id=int(change.record["id"]), rematched=change.rematched)
 
 
 # -- contacts ---------------------------------------------------------------------------------
@@ -205,7 +220,7 @@ def list_contacts(
     principal: ApiUser, state: State, q: Search = None, limit: Limit = 50, offset: Offset = 0
 ) -> ContactList:
     listing = _reader(state, principal).contacts(q, limit=limit, offset=offset)
-    return ContactList(items=[_contact(c) for c in listing.rows], **_page(listing))  # type: ignore[arg-type]
+    return _page(ContactList, listing, _contact)
 
 
 @router.post("/contacts", response_model=Created, status_code=201)
@@ -214,7 +229,7 @@ def create_contact(body: NewContact, principal: ApiUser, state: State) -> Create
     change = _writer(state, principal).add_contact(
         body.emails[0], body.name.strip() or None, body.company, more_emails=body.emails[1:]
     )
-    return Created(id=int(change.record["id"]), rematched=change.rematched)
+    return _created(change)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactDetail)
@@ -235,14 +250,14 @@ def list_companies(
     principal: ApiUser, state: State, q: Search = None, limit: Limit = 50, offset: Offset = 0
 ) -> CompanyList:
     listing = _reader(state, principal).companies(q, limit=limit, offset=offset)
-    return CompanyList(items=[_company(c) for c in listing.rows], **_page(listing))  # type: ignore[arg-type]
+    return _page(CompanyList, listing, _company)
 
 
 @router.post("/companies", response_model=Created, status_code=201)
 def create_company(body: NewCompany, principal: ApiUser, state: State) -> Created:
     """Add a company with its domains (or add domains to the company of that name)."""
     change = _writer(state, principal).add_company(body.name.strip(), body.domains)
-    return Created(id=int(change.record["id"]), rematched=change.rematched)
+    return _created(change)
 
 
 @router.get("/companies/{company_id}", response_model=CompanyDetail)
@@ -264,7 +279,7 @@ def list_deals(
     principal: ApiUser, state: State, q: Search = None, limit: Limit = 50, offset: Offset = 0
 ) -> DealList:
     listing = _reader(state, principal).deals(q, limit=limit, offset=offset)
-    return DealList(items=[_deal(x) for x in listing.rows], **_page(listing))  # type: ignore[arg-type]
+    return _page(DealList, listing, _deal)
 
 
 @router.post("/deals", response_model=Created, status_code=201)
@@ -277,7 +292,7 @@ def create_deal(body: NewDeal, principal: ApiUser, state: State) -> Created:
         stage=body.stage,
         amount=body.amount,
     )
-    return Created(id=int(change.record["id"]), rematched=change.rematched)
+    return _created(change)
 
 
 @router.get("/deals/{deal_id}", response_model=DealDetail)

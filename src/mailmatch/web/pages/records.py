@@ -8,6 +8,7 @@ affects, so a new contact's mail is on its page as soon as the form returns.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.queries import RecordQueries
-from mailmatch.contacts.service import RecordService
+from mailmatch.contacts.service import Change, RecordService
 from mailmatch.errors import InvalidInput, MailmatchError, NotFound
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.addresses import is_freemail
@@ -78,8 +79,35 @@ def _list_page(
     return render(request, f"{kind}.html", context, nav=kind, status_code=422 if error else 200)
 
 
-def _created(kind: str, record_id: int, rematched: int) -> Response:
-    return RedirectResponse(f"/{kind}/{record_id}?matched={rematched}", status_code=303)
+def _create(
+    request: Request,
+    state: Any,
+    principal: Principal,
+    kind: str,
+    form: dict[str, str],
+    add: Callable[[RecordService], Change],
+) -> Response:
+    """Run ``add`` (which may refuse with InvalidInput), then go to the new record's page; on
+    an error, the list again with the form as it was typed and the reason."""
+    try:
+        change = add(records(state, principal))
+    except MailmatchError as exc:
+        return _list_page(request, state, principal, kind, form=form, error=exc)
+    record_id = int(change.record["id"])
+    return RedirectResponse(f"/{kind}/{record_id}?matched={change.rematched}", status_code=303)
+
+
+def _detail_page(
+    request: Request, state: Any, principal: Principal, kind: str, record_id: int
+) -> Response:
+    reader = queries(state, principal)
+    one, show = {
+        "contacts": ("contact", reader.contact),
+        "companies": ("company", reader.company),
+        "deals": ("deal", reader.deal),
+    }[kind]
+    context = {"d": show(_id(record_id, one)), "matched": request.query_params.get("matched")}
+    return render(request, f"{kind}_detail.html", context, nav=kind)
 
 
 # -- contacts ---------------------------------------------------------------------------------
@@ -99,24 +127,21 @@ def create_contact(
     name: Annotated[str, Form(max_length=300)] = "",
     company: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    form = {"emails": emails, "name": name, "company": company}
-    try:
+    def add(service: RecordService) -> Change:
         addresses = split_list(emails)
         if not addresses:
             raise InvalidInput("give at least one email address")
-        change = records(state, principal).add_contact(
+        return service.add_contact(
             addresses[0], name.strip() or None, company.strip() or None, more_emails=addresses[1:]
         )
-    except MailmatchError as exc:
-        return _list_page(request, state, principal, "contacts", form=form, error=exc)
-    return _created("contacts", int(change.record["id"]), change.rematched)
+
+    form = {"emails": emails, "name": name, "company": company}
+    return _create(request, state, principal, "contacts", form, add)
 
 
 @router.get("/contacts/{contact_id}")
 def contact(request: Request, contact_id: int, principal: PageUser, state: State) -> Response:
-    detail = queries(state, principal).contact(_id(contact_id, "contact"))
-    context = {"d": detail, "matched": request.query_params.get("matched")}
-    return render(request, "contacts_detail.html", context, nav="contacts")
+    return _detail_page(request, state, principal, "contacts", contact_id)
 
 
 # -- companies --------------------------------------------------------------------------------
@@ -135,21 +160,18 @@ def create_company(
     name: Annotated[str, Form(max_length=300)],
     domains: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
-    form = {"name": name, "domains": domains}
-    try:
+    def add(service: RecordService) -> Change:
         if not name.strip():
             raise InvalidInput("a company needs a name")
-        change = records(state, principal).add_company(name.strip(), split_list(domains))
-    except MailmatchError as exc:
-        return _list_page(request, state, principal, "companies", form=form, error=exc)
-    return _created("companies", int(change.record["id"]), change.rematched)
+        return service.add_company(name.strip(), split_list(domains))
+
+    form = {"name": name, "domains": domains}
+    return _create(request, state, principal, "companies", form, add)
 
 
 @router.get("/companies/{company_id}")
 def company(request: Request, company_id: int, principal: PageUser, state: State) -> Response:
-    detail = queries(state, principal).company(_id(company_id, "company"))
-    context = {"d": detail, "matched": request.query_params.get("matched")}
-    return render(request, "companies_detail.html", context, nav="companies")
+    return _detail_page(request, state, principal, "companies", company_id)
 
 
 # -- deals ------------------------------------------------------------------------------------
@@ -186,6 +208,17 @@ def create_deal(
     company: Annotated[str, Form(max_length=300)] = "",
     contacts: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
+    def add(service: RecordService) -> Change:
+        if not title.strip():
+            raise InvalidInput("a deal needs a title")
+        return service.add_deal(
+            title.strip(),
+            company=company.strip() or None,
+            contacts=split_list(contacts),
+            stage=stage.strip() or "open",
+            amount=parse_amount(amount),
+        )
+
     form = {
         "title": title,
         "stage": stage,
@@ -193,26 +226,12 @@ def create_deal(
         "company": company,
         "contacts": contacts,
     }
-    try:
-        if not title.strip():
-            raise InvalidInput("a deal needs a title")
-        change = records(state, principal).add_deal(
-            title.strip(),
-            company=company.strip() or None,
-            contacts=split_list(contacts),
-            stage=stage.strip() or "open",
-            amount=parse_amount(amount),
-        )
-    except MailmatchError as exc:
-        return _list_page(request, state, principal, "deals", form=form, error=exc)
-    return _created("deals", int(change.record["id"]), change.rematched)
+    return _create(request, state, principal, "deals", form, add)
 
 
 @router.get("/deals/{deal_id}")
 def deal(request: Request, deal_id: int, principal: PageUser, state: State) -> Response:
-    detail = queries(state, principal).deal(_id(deal_id, "deal"))
-    context = {"d": detail, "matched": request.query_params.get("matched")}
-    return render(request, "deals_detail.html", context, nav="deals")
+    return _detail_page(request, state, principal, "deals", deal_id)
 
 
 # -- the unmatched queue ----------------------------------------------------------------------
