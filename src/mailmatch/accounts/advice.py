@@ -87,14 +87,11 @@ class Say:
             )
         return f"Port {other.port} ({other.security}) works: mailmatch will use it."
 
+
 STANDARD_PORTS = {
     Protocol.IMAP: ((993, Security.SSL), (143, Security.STARTTLS)),
     Protocol.SMTP: ((465, Security.SSL), (587, Security.STARTTLS)),
 }
-
-
-def _flag(protocol: Protocol, name: str) -> str:
-    return f"--{protocol.value}-{name}"
 
 
 def _generate(provider: Provider, say: Say) -> list[str]:
@@ -141,42 +138,131 @@ def _ports(protocol: Protocol, server: Server) -> str:
     return f"{protocol.value.upper()} normally listens on {options}."
 
 
-def _tls(protocol: Protocol, server: Server, detail: str | None) -> list[str]:
-    sec, port = _flag(protocol, "security"), _flag(protocol, "port")
+def publicly_trusted(provider: Provider | None, server: Server) -> bool:
+    """A catalog provider's own public server: its certificate is always publicly trusted.
+
+    Proton Mail Bridge is the exception (a self-signed certificate on this machine), and so is a
+    host the catalog does not list for the provider (the user typed their own).
+    """
+    if provider is None or provider.app_password.policy is AppPasswordPolicy.BRIDGE:
+        return False
+    servers = [*provider.imap, *provider.smtp]
+    for region in provider.regions:
+        servers += [*region.imap, *region.smtp]
+    return server.host.lower() in {s.host.lower() for s in servers}
+
+
+_CERTIFICATE_DETAILS = ("expired", "untrusted", "hostname", "fingerprint")
+
+
+def _certificate(
+    protocol: Protocol,
+    server: Server,
+    detail: str,
+    provider: Provider | None,
+    cert: PeerCertificate | None,
+    say: Say,
+) -> list[str]:
+    """A certificate that failed verification: what is wrong with it, then whether to pin it."""
+    lines: list[str] = []
+    if detail == "expired":
+        when = f" (on {cert.not_after:%Y-%m-%d})" if cert else ""
+        lines.append(
+            f"The server's certificate has expired{when}. Ask the server's administrator to renew "
+            "it; mailmatch will not send a password over an unverified connection."
+        )
+    elif detail == "untrusted":
+        lines.append(
+            "The certificate is not signed by an authority this machine trusts (a self-signed "
+            "certificate, as Proton Mail Bridge and many home servers use)."
+        )
+    elif detail == "hostname":
+        made_for = f": it was made for {', '.join(cert.names)}" if cert and cert.names else ""
+        lines.append(
+            f"The certificate is not for {server.host}{made_for}. Connect using the name it "
+            "was made for."
+        )
+    else:
+        lines.append(
+            "The certificate does not match the pinned fingerprint: the server's certificate "
+            "changed."
+        )
+    if publicly_trusted(provider, server):
+        assert provider is not None
+        lines.append(
+            f"{provider.name}'s servers present certificates every system trusts, so a "
+            f"certificate error here means something between this machine and {provider.name} "
+            "is intercepting the connection (a company proxy, antivirus HTTPS scanning, "
+            "a hostile network). Do not pin this certificate; connect from another network."
+        )
+        if detail == "expired":
+            lines.append(
+                "Check this machine's date and time too: a wrong clock makes valid "
+                "certificates look expired."
+            )
+        return lines
+    if cert is not None and cert.can_pin:
+        lead = (
+            "If you renewed the certificate yourself (or reinstalled Proton Mail Bridge) and "
+            "you recognise the new one, pin it: "
+            if detail == "fingerprint"
+            else "If this is your own server (or Proton Mail Bridge) and you recognise this "
+            "certificate, pin it: "
+        )
+        lines.append(lead + say.pin(cert) + ".")
+        lines.append(
+            "Compare the fingerprint with the one your server or Bridge shows first: pinning a "
+            "certificate you do not know, above all for a public provider, is exactly how an "
+            "interception (man-in-the-middle) attack gets your password."
+        )
+    elif say.surface is Surface.CLI:
+        lines.append(
+            "If you trust this server, give its certificate with --ca-file FILE or pin it with "
+            "--cert-fingerprint SHA256."
+        )
+    else:
+        lines.append(
+            "If you trust this server, pin its certificate: its SHA-256 fingerprint goes in the "
+            "Certificate fingerprint field."
+        )
+    if detail == "untrusted" and say.surface is Surface.CLI and cert is not None:
+        lines.append("Or give the certificate of the authority that signed it with --ca-file FILE.")
+    return lines + say.change_servers()
+
+
+def _tls(
+    protocol: Protocol,
+    server: Server,
+    detail: str | None,
+    provider: Provider | None,
+    cert: PeerCertificate | None,
+    say: Say,
+) -> list[str]:
+    sec, port = say.setting(protocol, "security"), say.setting(protocol, "port")
+    if detail in _CERTIFICATE_DETAILS:
+        return _certificate(protocol, server, detail, provider, cert, say)
     if detail == "wrong_mode_ssl":
         return [
             f"Port {server.port} does not start with TLS: it is probably a STARTTLS port. "
-            f"Use {sec} starttls, or the implicit-TLS port with {port}."
+            f"Use {say.setting(protocol, 'security', 'starttls')}, or the implicit-TLS port "
+            f"with {port}.",
+            *say.change_servers(),
         ]
     if detail == "not_tls":
-        return [f"The server on port {server.port} did not speak TLS; check {sec} and {port}."]
-    if detail == "expired":
         return [
-            "The server's certificate has expired. Ask the server's administrator to renew it; "
-            "mailmatch will not send a password over an unverified connection."
-        ]
-    if detail == "untrusted":
-        return [
-            "The certificate is not signed by an authority this machine trusts (a self-signed "
-            "certificate, as Proton Mail Bridge and many home servers use).",
-            "If you trust this server, give its certificate with --ca-file FILE or pin it with "
-            "--cert-fingerprint SHA256.",
-        ]
-    if detail == "hostname":
-        return [
-            f"The certificate is not for {server.host}: connect using the name it was made for."
-        ]
-    if detail == "fingerprint":
-        return [
-            "The certificate does not match the pinned fingerprint: the server's certificate "
-            "changed. Check it, then pin the new one with --cert-fingerprint."
+            f"The server on port {server.port} did not speak TLS; check {sec} and {port}.",
+            *say.change_servers(),
         ]
     if detail == "no_starttls":
         return [
             f"The server does not offer STARTTLS on port {server.port}. "
-            f"Use the implicit-TLS port ({sec} ssl)."
+            f"Use the implicit-TLS port ({say.setting(protocol, 'security', 'ssl')}).",
+            *say.change_servers(),
         ]
-    return [f"Check {sec}: ssl for implicit TLS, starttls to upgrade a plain connection."]
+    return [
+        f"Check {sec}: ssl for implicit TLS, starttls to upgrade a plain connection.",
+        *say.change_servers(),
+    ]
 
 
 def advice_for(
@@ -186,18 +272,22 @@ def advice_for(
     server: Server,
     provider: Provider | None,
     tls_detail: str | None = None,
+    certificate: PeerCertificate | None = None,
+    surface: Surface = Surface.CLI,
 ) -> list[str]:
+    """What to do about ``code``, in ``surface``'s terms (see :class:`Say`)."""
+    say = Say(surface)
     advice: list[str] = []
     name = provider.name if provider else "your provider"
     if code is Code.APP_PASSWORD_REQUIRED:
         if provider:
-            advice += _generate(provider)
+            advice += _generate(provider, say)
         else:
             advice.append(
                 "Create an app-specific password in your provider's security settings "
-                "(usually after turning on two-step verification), then run "
-                "mailmatch accounts set-password NAME"
+                "(usually after turning on two-step verification)."
             )
+            advice.append(say.set_password())
     elif code is Code.AUTH_FAILED:
         advice.append("Check the username and paste the password again.")
         if provider:
@@ -218,7 +308,7 @@ def advice_for(
                     f"{name} app-specific passwords can be revoked{revoked}: "
                     "if this one worked before, generate a new one."
                 )
-                advice += _generate(provider)
+                advice += _generate(provider, say)
             if provider.imap_switch and protocol is Protocol.IMAP:
                 advice.append(f"Make sure IMAP is switched on: {provider.imap_switch.where}")
             advice += _regions(provider, protocol)
@@ -237,7 +327,7 @@ def advice_for(
             advice.append(
                 "Turn on IMAP in your webmail settings, or ask your administrator to allow it."
             )
-        advice.append("Then run: mailmatch accounts test NAME")
+        advice.append(say.retest())
     elif code is Code.OAUTH_REQUIRED:
         if provider:
             advice += list(provider.app_password.notes)
@@ -251,7 +341,7 @@ def advice_for(
             default = (provider.imap if protocol is Protocol.IMAP else provider.smtp)[0]
             advice.append(f"{name} uses {default.host}:{default.port} ({default.security}).")
             advice += _regions(provider, protocol)
-        advice.append("Run: mailmatch providers show ADDRESS to see the discovered settings.")
+        advice.append(say.show_settings())
     elif code in (Code.CONNECTION_REFUSED, Code.TIMEOUT):
         if code is Code.TIMEOUT:
             advice.append(
@@ -265,7 +355,7 @@ def advice_for(
             if provider.app_password.policy is AppPasswordPolicy.BRIDGE:
                 advice.append("Is Proton Mail Bridge running and signed in on this machine?")
     elif code is Code.TLS_ERROR:
-        advice += _tls(protocol, server, tls_detail)
+        advice += _tls(protocol, server, tls_detail, provider, certificate, say)
     elif code is Code.RATE_LIMITED:
         advice.append(
             "Wait a while before trying again. mailmatch does not retry a refused login by "

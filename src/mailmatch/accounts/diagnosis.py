@@ -18,9 +18,14 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mailmatch.errors import Code, Diagnosis
 from mailmatch.providers.models import AppPasswordPolicy, Protocol, Provider, Security, Server
+
+if TYPE_CHECKING:
+    from mailmatch.accounts.advice import Surface
+    from mailmatch.accounts.certificate import PeerCertificate
 
 # RFC 5530 IMAP response codes (and the RFC 3501 ones that matter here).
 IMAP_RESPONSE_CODES: dict[str, Code] = {
@@ -171,8 +176,12 @@ def diagnose(
     server_text: str | None,
     why: str | None = None,
     tls_detail: str | None = None,
+    certificate: PeerCertificate | None = None,
+    surface: Surface | None = None,
 ) -> Diagnosis:
-    from mailmatch.accounts.advice import advice_for
+    """The diagnosis with its advice; ``certificate`` is what the server presented (TLS only),
+    ``surface`` where the advice will be read (the CLI unless said otherwise)."""
+    from mailmatch.accounts.advice import Surface, advice_for
 
     message = MESSAGES[code]
     if why and code in (Code.TLS_ERROR, Code.HOST_NOT_FOUND, Code.CONNECTION_REFUSED):
@@ -182,8 +191,15 @@ def diagnose(
         message=message,
         server_text=server_text,
         advice=advice_for(
-            code, protocol=protocol, server=server, provider=provider, tls_detail=tls_detail
+            code,
+            protocol=protocol,
+            server=server,
+            provider=provider,
+            tls_detail=tls_detail,
+            certificate=certificate,
+            surface=surface or Surface.CLI,
         ),
+        certificate=certificate,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from imapclient.exceptions import IMAPClientError
 
-from mailmatch.accounts.advice import STANDARD_PORTS
+from mailmatch.accounts.advice import STANDARD_PORTS, Say
 from mailmatch.accounts.diagnosis import diagnose
 from mailmatch.errors import Code, Diagnosis
 from mailmatch.imap.session import (
@@ -66,6 +66,7 @@ class ProtocolResult:
             "message": d.message if d else None,
             "server_text": d.server_text if d else None,
             "advice": list(d.advice) if d else [],
+            "certificate": d.certificate.to_json() if d and d.certificate else None,
             "host": self.server.host,
             "port": self.server.port,
             "security": str(self.server.security),
@@ -167,7 +168,9 @@ def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> P
             except ssl.SSLError as exc:
                 return _failed(
                     result,
-                    fail_tls(Protocol.SMTP, server, ctx, "fingerprint", str(exc.args[0])),
+                    fail_tls(
+                        Protocol.SMTP, server, ctx, "fingerprint", str(exc.args[0]), smtp.sock
+                    ),
                 )
             result.steps.append(Step("tls", True, tls_version(smtp.sock)))
         result.capabilities = sorted(k.upper() for k in smtp.esmtp_features)
@@ -185,6 +188,7 @@ def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> P
                 server=server,
                 provider=ctx.provider,
                 server_text="no AUTH in the EHLO reply: " + " ".join(result.capabilities),
+                surface=ctx.surface,
             )
             return result
         result.steps.append(Step("login", True, creds.username))
@@ -195,7 +199,12 @@ def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> P
         result.steps.append(Step("session", False, text))
         code = Code.RATE_LIMITED if 400 <= exc.smtp_code < 500 else Code.SERVER_ERROR
         result.diagnosis = diagnose(
-            code, protocol=Protocol.SMTP, server=server, provider=ctx.provider, server_text=text
+            code,
+            protocol=Protocol.SMTP,
+            server=server,
+            provider=ctx.provider,
+            server_text=text,
+            surface=ctx.surface,
         )
         return result
     except (OSError, smtplib.SMTPException) as exc:
@@ -247,11 +256,7 @@ def probe_smtp(
         alternative = _probe_smtp_once(other, creds, ctx)
         result.alternative = alternative
         if alternative.ok:
-            result.diagnosis.advice.insert(
-                0,
-                f"Port {other.port} ({other.security}) works: use --smtp-port {other.port} "
-                f"--smtp-security {other.security}.",
-            )
+            result.diagnosis.advice.insert(0, Say(ctx.surface).use_port(other))
             break
         if alternative.diagnosis and alternative.diagnosis.code not in TRANSPORT_CODES:
             break  # it reached a login: do not spend another attempt on the password

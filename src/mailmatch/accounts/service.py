@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mailmatch.accounts.advice import Surface
 from mailmatch.accounts.probe import (
     ConnectionTest,
     ProtocolResult,
@@ -254,13 +255,19 @@ class AccountService:
         return replace(found, imap=imap, smtp=smtp)
 
     def _probe_context(
-        self, provider: Provider | None, check: PasswordCheck | None, tls: TlsOptions
+        self,
+        provider: Provider | None,
+        check: PasswordCheck | None,
+        tls: TlsOptions,
+        surface: Surface,
     ) -> ProbeContext:
         return ProbeContext(
             provider=provider,
             tls=tls,
             timeout=self.settings.connect_timeout,
             password_looks_like_app_password=check.looks_like_app_password if check else None,
+            surface=surface,
+            inspect_certificate=True,
         )
 
     def run_test(
@@ -296,7 +303,15 @@ class AccountService:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def add(self, request: NewAccount, raw_password: str, *, test: bool = True) -> AddResult:
+    def add(
+        self,
+        request: NewAccount,
+        raw_password: str,
+        *,
+        test: bool = True,
+        surface: Surface = Surface.CLI,
+    ) -> AddResult:
+        """Test, then save only when IMAP and some SMTP port work; ``surface`` words the advice."""
         if "@" not in request.address:
             raise InvalidInput(f"not an email address: {request.address!r}")
         name = request.name or request.address.strip().lower()
@@ -323,7 +338,7 @@ class AccountService:
         result_test: ConnectionTest | None = None
         switched: Server | None = None
         if test:
-            ctx = self._probe_context(found.provider, check, tls)
+            ctx = self._probe_context(found.provider, check, tls, surface)
             result_test = self.run_test(
                 found.imap, smtp, username, smtp_username, check.password, ctx
             )
@@ -364,7 +379,8 @@ class AccountService:
             view = self._view(row)
         return AddResult(view, found, check, result_test, switched)
 
-    def test(self, name: str) -> ConnectionTest:
+    def test(self, name: str, surface: Surface = Surface.CLI) -> ConnectionTest:
+        """Test a saved account and remember the result; ``surface`` words the advice."""
         with self.db.session() as session:
             row = self._row(session, name)
             view = self._view(row)
@@ -379,6 +395,8 @@ class AccountService:
                 password, provider
             ).looks_like_app_password,
             ever_worked=ever_worked,
+            surface=surface,
+            inspect_certificate=True,
         )
         result = self.run_test(
             view.imap, view.smtp, view.username, view.smtp_username, password, ctx

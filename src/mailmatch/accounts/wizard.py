@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailmatch.accounts.advice import Surface
+from mailmatch.accounts.certificate import PeerCertificate
 from mailmatch.accounts.probe import ConnectionTest, ProtocolResult
 from mailmatch.accounts.service import AccountService, NewAccount
 from mailmatch.accounts.tls import TlsOptions, normalize_fingerprint
@@ -87,7 +89,12 @@ class Trial:
         return self.test.imap.ok and self.test.smtp.working_server is not None
 
 
-def try_connection(service: AccountService, request: NewAccount, raw_password: str) -> Trial:
+def try_connection(
+    service: AccountService,
+    request: NewAccount,
+    raw_password: str,
+    surface: Surface = Surface.WIZARD,
+) -> Trial:
     """Resolve, clean the password, and run the same IMAP + SMTP test ``add`` runs."""
     if "@" not in request.address:
         raise InvalidInput(f"not an email address: {request.address!r}")
@@ -104,6 +111,8 @@ def try_connection(service: AccountService, request: NewAccount, raw_password: s
         ),
         timeout=service.settings.connect_timeout,
         password_looks_like_app_password=check.looks_like_app_password,
+        surface=surface,
+        inspect_certificate=True,
     )
     test = service.run_test(found.imap, found.smtp, username, smtp_username, check.password, ctx)
     return Trial(found, check, test, username)
@@ -134,6 +143,10 @@ class ProtocolView:
     skipped: bool = False  # not tried at all, on purpose (see ``not_tried``)
     notes: list[str] = field(default_factory=list)  # neutral: why a step was not tried
     ok_notes: list[str] = field(default_factory=list)  # good news: the other port works
+    # The certificate a failed TLS step saw, to show and maybe trust; ``same_certificate`` when
+    # the other protocol already shows this very certificate (one "Trust" button is enough).
+    certificate: PeerCertificate | None = None
+    same_certificate: bool = False
 
 
 def _server_text(result: ProtocolResult) -> str:
@@ -194,6 +207,8 @@ def protocol_view(result: ProtocolResult, provider_id: str | None) -> ProtocolVi
         diagnosis=diagnosis,
         skipped=skipped,
     )
+    if diagnosis is not None and d is not None:
+        view.certificate = d.certificate
     if skipped and d is not None:
         view.notes.append(d.message)
     if result.alternative is not None:
@@ -206,7 +221,10 @@ def protocol_view(result: ProtocolResult, provider_id: str | None) -> ProtocolVi
 
 
 def checks_view(test: ConnectionTest, provider_id: str | None) -> list[ProtocolView]:
-    return [protocol_view(test.imap, provider_id), protocol_view(test.smtp, provider_id)]
+    imap, smtp = protocol_view(test.imap, provider_id), protocol_view(test.smtp, provider_id)
+    if imap.certificate and smtp.certificate:
+        smtp.same_certificate = imap.certificate.fingerprint == smtp.certificate.fingerprint
+    return [imap, smtp]
 
 
 def test_passed(test: ConnectionTest) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from imapclient import IMAPClient
@@ -18,6 +18,8 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
 from mailmatch import __version__
+from mailmatch.accounts.advice import Surface, publicly_trusted
+from mailmatch.accounts.certificate import PeerCertificate, fetch_certificate, peer_certificate
 from mailmatch.accounts.diagnosis import (
     AuthContext,
     classify_auth_text,
@@ -48,13 +50,36 @@ class Credentials:
 
 @dataclass(frozen=True)
 class ProbeContext:
-    """What a connection attempt knows besides the server: provider, TLS trust, timeouts."""
+    """What a connection attempt knows besides the server: provider, TLS trust, timeouts.
+
+    ``surface`` is where the diagnosis will be read (its advice names that place's controls).
+    ``inspect_certificate`` makes a failed certificate check read the certificate on a second,
+    unverified connection, so the user learns what to pin: the connection test wants that; the
+    importer, which only repeats a test that once passed, does not need the extra connection.
+    """
 
     provider: Provider | None
     tls: TlsOptions
     timeout: float
     password_looks_like_app_password: bool | None = None
     ever_worked: bool = False
+    surface: Surface = Surface.CLI
+    inspect_certificate: bool = False
+
+
+#: The TLS failures where the server did present a certificate, only one we do not trust.
+UNTRUSTED_CERTIFICATE = frozenset({"untrusted", "hostname", "expired"})
+
+
+def _presented(
+    protocol: Protocol, server: Server, ctx: ProbeContext, cert: PeerCertificate | None = None
+) -> PeerCertificate | None:
+    """The certificate to show with a TLS failure, marked not pinnable at a public provider."""
+    if cert is None and ctx.inspect_certificate:
+        cert = fetch_certificate(server, protocol, ctx.timeout)
+    if cert is not None and publicly_trusted(ctx.provider, server):
+        cert = replace(cert, can_pin=False)
+    return cert
 
 
 class SessionError(ConnectError):
@@ -74,6 +99,7 @@ def fail_transport(
 ) -> SessionError:
     code, why = classify_exception(exc)
     detail = tls_hint(server, why) if code is Code.TLS_ERROR else None
+    cert = _presented(protocol, server, ctx) if detail in UNTRUSTED_CERTIFICATE else None
     diagnosis = diagnose(
         code,
         protocol=protocol,
@@ -82,6 +108,8 @@ def fail_transport(
         server_text=None,
         why=why,
         tls_detail=detail,
+        certificate=cert,
+        surface=ctx.surface,
     )
     return SessionError(diagnosis, step, why)
 
@@ -98,14 +126,27 @@ def fail_auth(
     )
     code, why = classify_auth_text(auth, text, reply_code)
     diagnosis = diagnose(
-        code, protocol=protocol, server=server, provider=ctx.provider, server_text=text
+        code,
+        protocol=protocol,
+        server=server,
+        provider=ctx.provider,
+        server_text=text,
+        surface=ctx.surface,
     )
     return SessionError(diagnosis, "login", text, why)
 
 
 def fail_tls(
-    protocol: Protocol, server: Server, ctx: ProbeContext, hint: str, why: str
+    protocol: Protocol,
+    server: Server,
+    ctx: ProbeContext,
+    hint: str,
+    why: str,
+    sock: object | None = None,
 ) -> SessionError:
+    """A TLS failure found after the handshake; ``sock`` is the connection, when its certificate
+    is the evidence (a pinned fingerprint that no longer matches)."""
+    cert = _presented(protocol, server, ctx, peer_certificate(sock)) if sock is not None else None
     diagnosis = diagnose(
         Code.TLS_ERROR,
         protocol=protocol,
@@ -114,13 +155,20 @@ def fail_tls(
         server_text=None,
         why=why,
         tls_detail=hint,
+        certificate=cert,
+        surface=ctx.surface,
     )
     return SessionError(diagnosis, "tls", why)
 
 
 def fail_server(protocol: Protocol, server: Server, ctx: ProbeContext, text: str) -> SessionError:
     diagnosis = diagnose(
-        Code.SERVER_ERROR, protocol=protocol, server=server, provider=ctx.provider, server_text=text
+        Code.SERVER_ERROR,
+        protocol=protocol,
+        server=server,
+        provider=ctx.provider,
+        server_text=text,
+        surface=ctx.surface,
     )
     return SessionError(diagnosis, "session", text)
 
@@ -206,7 +254,11 @@ def _secure_and_login(
         try:
             ctx.tls.check_peer(client.socket())
         except ssl.SSLError as exc:
-            fail(fail_tls(Protocol.IMAP, server, ctx, "fingerprint", str(exc.args[0])))
+            fail(
+                fail_tls(
+                    Protocol.IMAP, server, ctx, "fingerprint", str(exc.args[0]), client.socket()
+                )
+            )
         steps.append(Step("tls", True, tls_version(client.socket())))
     try:
         client.login(creds.username, creds.password)
