@@ -14,6 +14,7 @@ from mailmatch.providers.discovery_models import Discovery
 from mailmatch.providers.models import Provider
 
 if TYPE_CHECKING:
+    from mailmatch.accounts.certificate import PeerCertificate
     from mailmatch.accounts.probe import ConnectionTest, ProtocolResult
     from mailmatch.accounts.service import AccountView, AddResult
 
@@ -86,10 +87,39 @@ def _print_protocol(console: Console, label: str, result: ProtocolResult) -> Non
         console.print(f"  [bold]{d.code}[/]: {d.message}", highlight=False)
         if d.server_text:
             console.print(f"  server said: {d.server_text}", highlight=False, markup=False)
+        if d.certificate is not None:
+            _print_certificate(console, d.certificate)
         for line in d.advice:
             console.print(f"  → {line}", highlight=False, markup=False)
     if result.alternative is not None:
         _print_protocol(console, f"{label} (other port)", result.alternative)
+
+
+def _print_certificate(console: Console, cert: PeerCertificate) -> None:
+    """What the server presented, so the user can recognise it before pinning it."""
+    issuer = cert.issuer or "(no name)"
+    lines = [
+        f"SHA-256 {cert.colon_fingerprint}",
+        f"issued to {cert.subject or '(no name)'} by {issuer}"
+        + (" (self-signed)" if cert.self_signed else ""),
+        f"valid for {', '.join(cert.names) or '(no names listed)'}",
+        f"valid {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d}"
+        + (" (expired)" if cert.expired else ""),
+    ]
+    console.print("  the server's certificate:", highlight=False)
+    for line in lines:
+        console.print(f"    {line}", highlight=False, markup=False)
+
+
+def pin_flag(test: ConnectionTest) -> str | None:
+    """``--cert-fingerprint ...`` when a failed TLS step saw a certificate that may be pinned."""
+    for result in (test.imap, test.smtp):
+        d = result.diagnosis
+        if not result.ok and d is not None and d.certificate is not None:
+            return (
+                f"--cert-fingerprint {d.certificate.fingerprint}" if d.certificate.can_pin else None
+            )
+    return None
 
 
 def print_test(console: Console, result: ConnectionTest) -> None:
@@ -127,6 +157,12 @@ def print_add_result(console: Console, result: AddResult) -> None:
             "(or add --no-test to save anyway).",
             highlight=False,
         )
+        flag = pin_flag(result.test) if result.test is not None else None
+        if flag is not None:
+            console.print(
+                "To trust the certificate above (only if you recognise it), add:", highlight=False
+            )
+            console.print(f"  {flag}", highlight=False, markup=False, soft_wrap=True)
 
 
 def print_accounts(console: Console, views: list[AccountView]) -> None:

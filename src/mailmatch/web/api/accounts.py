@@ -14,6 +14,8 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from mailmatch.accounts.advice import Surface
+from mailmatch.accounts.certificate import PeerCertificate
 from mailmatch.accounts.probe import ConnectionTest, ProtocolResult
 from mailmatch.accounts.service import AccountView, NewAccount, ServerOverride
 from mailmatch.accounts.wizard import try_connection, valid_fingerprint
@@ -78,6 +80,39 @@ class StepOut(BaseModel):
     detail: str
 
 
+class CertificateOut(BaseModel):
+    """The certificate a server presented when verification failed, read without logging in."""
+
+    fingerprint_sha256: str = Field(
+        description="SHA-256 of the DER certificate, 64 hex digits: the cert_fingerprint to pin"
+    )
+    subject: str | None = Field(description="The subject's common name")
+    issuer: str | None = Field(description="The issuer's common name")
+    names: list[str] = Field(description="The DNS names and addresses it is valid for")
+    not_before: datetime
+    not_after: datetime
+    self_signed: bool
+    expired: bool
+    can_pin: bool = Field(
+        description="False at a catalog provider's public servers: there a certificate error "
+        "means interception, and pinning would be wrong"
+    )
+
+    @classmethod
+    def of(cls, cert: PeerCertificate) -> CertificateOut:
+        return cls(
+            fingerprint_sha256=cert.fingerprint,
+            subject=cert.subject,
+            issuer=cert.issuer,
+            names=list(cert.names),
+            not_before=cert.not_before,
+            not_after=cert.not_after,
+            self_signed=cert.self_signed,
+            expired=cert.expired,
+            can_pin=cert.can_pin,
+        )
+
+
 class ProtocolOut(BaseModel):
     ok: bool
     host: str
@@ -88,6 +123,9 @@ class ProtocolOut(BaseModel):
     message: str | None
     server_text: str | None = Field(description="The server's own words, verbatim")
     advice: list[str]
+    certificate: CertificateOut | None = Field(
+        default=None, description="When TLS verification failed: what the server presented"
+    )
     help_url: str | None
     classified_by: str | None
     capabilities: list[str]
@@ -108,6 +146,7 @@ class ProtocolOut(BaseModel):
             message=d.message if d else None,
             server_text=d.server_text if d else None,
             advice=list(d.advice) if d else [],
+            certificate=CertificateOut.of(d.certificate) if d and d.certificate else None,
             help_url=help_url(d.code, provider_id) if d else None,
             classified_by=r.classified_by,
             capabilities=r.capabilities,
@@ -231,8 +270,14 @@ def add_account(body: AccountIn, principal: ApiUser, state: State) -> Any:
     responses={422: {"model": ApiError, "description": "The request is invalid"}},
 )
 def test_new(body: ConnectIn, principal: ApiUser, state: State) -> TrialOut:
-    """Test settings and a password without saving anything (the wizard's step 2)."""
-    trial = try_connection(state.accounts(principal.workspace_id), body.request(), body.password)
+    """Test settings and a password without saving anything (the wizard's step 2).
+
+    The advice is worded as for ``POST /accounts`` (the CLI's terms: ``--cert-fingerprint`` is the
+    body's ``cert_fingerprint``), not for the wizard's buttons, which an API client has not got.
+    """
+    trial = try_connection(
+        state.accounts(principal.workspace_id), body.request(), body.password, Surface.CLI
+    )
     found = DiscoveryOut.of(trial.discovery)
     return TrialOut(
         ok=trial.ok,

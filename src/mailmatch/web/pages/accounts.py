@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from mailmatch.accounts.advice import Surface
 from mailmatch.accounts.service import AccountView
 from mailmatch.accounts.wizard import SOURCE_TEXT, checks_view
 from mailmatch.errors import MailmatchError
@@ -39,7 +40,7 @@ def accounts_page(request: Request, principal: PageUser, state: State) -> Respon
 def test_account(request: Request, name: str, principal: FormUser, state: State) -> Response:
     service = state.accounts(principal.workspace_id)
     view = service.get(name)  # NotFound -> 404 for another workspace's account
-    result = service.test(name)
+    result = service.test(name, Surface.ACCOUNTS)
     context = {
         "ok": result.ok,
         "protocols": checks_view(result, view.provider_id),
@@ -60,7 +61,7 @@ async def set_password(request: Request, name: str, principal: FormUser, state: 
         problem = {"message": exc.message, "code": exc.code, "advice": exc.advice}
         return render(request, "_connect_problem.html", problem)
     # A new password is only worth keeping if it works: test it right away, as the import will.
-    result = service.test(name)
+    result = service.test(name, Surface.ACCOUNTS)
     context: dict[str, Any] = {
         "ok": result.ok,
         "protocols": checks_view(result, view.provider_id),

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from mailmatch.accounts.advice import Surface
 from mailmatch.accounts.service import NewAccount, ServerOverride
 from mailmatch.accounts.wizard import SOURCE_TEXT, checks_view, try_connection, valid_fingerprint
 from mailmatch.errors import AlreadyExists, InvalidInput, MailmatchError, NotFound
@@ -170,8 +171,38 @@ async def test(request: Request, principal: FormUser, state: State) -> Response:
         "protocols": checks_view(trial.test, provider.id if provider else None),
         "username": trial.username,
         "step": 3 if trial.ok else 2,
+        "trust": True,
     }
     return render(request, "_connect_result.html", context)
+
+
+SERVER_FIELDS = (
+    "imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port", "smtp_security",
+    "username",
+)  # fmt: skip
+
+
+@router.post("/connect/trust")
+async def trust(request: Request, principal: FormUser) -> Response:
+    """ "Trust this certificate": the servers part of the form again, its fingerprint filled in.
+
+    Done on the server because the page's CSP allows no inline script. The button posts the
+    connect form (``hx-include``) plus the fingerprint the test showed; the answer replaces
+    only ``#custom-servers`` (the servers as the user had them, switched to "use these", the
+    pin set), so the password stays in its field and never comes back in a response. Nothing
+    is trusted here: the next Test connection pins the certificate, and Save tests again.
+    """
+    form = await request.form()
+    try:
+        fingerprint = valid_fingerprint(_text(form, "trust"))
+        if fingerprint is None:
+            raise InvalidInput("no certificate to trust", advice=["Test the connection first."])
+    except InvalidInput as exc:
+        return _problem(request, exc, **{"HX-Retarget": "#result", "HX-Reswap": "innerHTML"})
+    servers: dict[str, Any] = {key: _text(form, key) for key in SERVER_FIELDS}
+    servers["fingerprint"] = fingerprint
+    context = {"servers": servers, "securities": SECURITIES, "custom": True}
+    return render(request, "_connect_trusted.html", context)
 
 
 @router.post("/connect/save")
@@ -180,7 +211,9 @@ async def save(request: Request, principal: FormUser, state: State) -> Response:
     service = state.accounts(principal.workspace_id)
     retarget = {"HX-Retarget": "#result", "HX-Reswap": "innerHTML"}
     try:
-        result = service.add(new_account(form), str(form.get("password") or ""))
+        result = service.add(
+            new_account(form), str(form.get("password") or ""), surface=Surface.WIZARD
+        )
     except AlreadyExists as exc:  # the service's advice names CLI options; say it in page terms
         exc.advice = [
             "Type another account name above, or change that account's password on the "
@@ -198,6 +231,7 @@ async def save(request: Request, principal: FormUser, state: State) -> Response:
             "protocols": checks_view(result.test, provider.id if provider else None),
             "username": result.discovery.username,
             "step": 2,
+            "trust": True,
         }
         return _fragment(request, "_connect_result.html", context, **retarget)
     context = {
