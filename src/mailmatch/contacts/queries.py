@@ -119,6 +119,20 @@ def _bounds(limit: int, offset: int) -> tuple[int, int]:
     return max(1, min(limit, MAX_LIMIT)), max(0, min(offset, 2**31))
 
 
+def company_names_by_id(conn: Connection, workspace_id: int, ids: Iterable[int]) -> dict[int, str]:
+    """{id: name} of these companies of the workspace (for links and references to them)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return dict(
+        conn.execute(
+            select(Company.id, Company.name).where(
+                Company.workspace_id == workspace_id, Company.id.in_(wanted)
+            )
+        ).all()
+    )
+
+
 class RecordQueries:
     def __init__(self, db: Database, *, workspace_id: int) -> None:
         self.db = db
@@ -168,6 +182,14 @@ class RecordQueries:
             ).all()
         return [TimelineItem(r[0], aware(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
+    def _page(
+        self, conn: Connection, query: Any, order: tuple[Any, ...], limit: int, offset: int
+    ) -> tuple[int, list[Any]]:
+        """How many rows ``query`` finds in all, and the page of them at ``offset``."""
+        total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+        found = conn.execute(query.order_by(*order).limit(limit).offset(offset)).all()
+        return total, list(found)
+
     def company_names(self) -> list[str]:
         with self.db.read() as conn:
             return list(
@@ -180,6 +202,11 @@ class RecordQueries:
 
     # -- contacts -----------------------------------------------------------------------------
 
+    def _contact_select(self) -> Any:
+        return select(Contact.id, Contact.name, Contact.company_id, Contact.title).where(
+            Contact.workspace_id == self.workspace_id
+        )
+
     def _contact_rows(self, conn: Connection, contacts: list[Any]) -> list[ContactRow]:
         ids = [c.id for c in contacts]
         emails: dict[int, list[str]] = {}
@@ -189,10 +216,7 @@ class RecordQueries:
             .order_by(ContactEmail.email)
         ):
             emails.setdefault(cid, []).append(email)
-        company_ids = {c.company_id for c in contacts if c.company_id}
-        companies = dict(
-            conn.execute(select(Company.id, Company.name).where(Company.id.in_(company_ids))).all()
-        )
+        companies = company_names_by_id(conn, self.workspace_id, (c.company_id for c in contacts))
         mail = self._mail(conn, "contact", ids)
         rows = []
         for c in contacts:
@@ -209,10 +233,10 @@ class RecordQueries:
         self, q: str | None = None, *, limit: int = 50, offset: int = 0
     ) -> Listing[ContactRow]:
         limit, offset = _bounds(limit, offset)
-        where: list[Any] = [Contact.workspace_id == self.workspace_id]
+        query = self._contact_select()
         if q and q.strip():
             pattern = _like(q)
-            where.append(
+            query = query.where(
                 or_(
                     func.lower(Contact.name).like(pattern, escape="\\"),
                     Contact.id.in_(
@@ -223,26 +247,14 @@ class RecordQueries:
                     ),
                 )
             )
+        order = (func.lower(Contact.name), Contact.id)
         with self.db.read() as conn:
-            total = int(
-                conn.execute(select(func.count()).select_from(Contact).where(*where)).scalar_one()
-            )
-            found = conn.execute(
-                select(Contact.id, Contact.name, Contact.company_id, Contact.title)
-                .where(*where)
-                .order_by(func.lower(Contact.name), Contact.id)
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            return Listing(self._contact_rows(conn, list(found)), total, offset, limit)
+            total, found = self._page(conn, query, order, limit, offset)
+            return Listing(self._contact_rows(conn, found), total, offset, limit)
 
     def contact(self, contact_id: int) -> Detail[ContactRow]:
         with self.db.read() as conn:
-            found = conn.execute(
-                select(Contact.id, Contact.name, Contact.company_id, Contact.title).where(
-                    Contact.workspace_id == self.workspace_id, Contact.id == contact_id
-                )
-            ).first()
+            found = conn.execute(self._contact_select().where(Contact.id == contact_id)).first()
             if found is None:
                 raise NotFound(f"no contact {contact_id}")
             row = self._contact_rows(conn, [found])[0]
@@ -295,10 +307,10 @@ class RecordQueries:
         self, q: str | None = None, *, limit: int = 50, offset: int = 0
     ) -> Listing[CompanyRow]:
         limit, offset = _bounds(limit, offset)
-        where: list[Any] = [Company.workspace_id == self.workspace_id]
+        query = select(Company.id, Company.name).where(Company.workspace_id == self.workspace_id)
         if q and q.strip():
             pattern = _like(q)
-            where.append(
+            query = query.where(
                 or_(
                     func.lower(Company.name).like(pattern, escape="\\"),
                     Company.id.in_(
@@ -309,18 +321,10 @@ class RecordQueries:
                     ),
                 )
             )
+        order = (func.lower(Company.name), Company.id)
         with self.db.read() as conn:
-            total = int(
-                conn.execute(select(func.count()).select_from(Company).where(*where)).scalar_one()
-            )
-            found = conn.execute(
-                select(Company.id, Company.name)
-                .where(*where)
-                .order_by(func.lower(Company.name), Company.id)
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            return Listing(self._company_rows(conn, list(found)), total, offset, limit)
+            total, found = self._page(conn, query, order, limit, offset)
+            return Listing(self._company_rows(conn, found), total, offset, limit)
 
     def company(self, company_id: int) -> Detail[CompanyRow]:
         with self.db.read() as conn:
@@ -333,8 +337,8 @@ class RecordQueries:
                 raise NotFound(f"no company {company_id}")
             row = self._company_rows(conn, [found])[0]
             people = conn.execute(
-                select(Contact.id, Contact.name, Contact.company_id, Contact.title)
-                .where(Contact.workspace_id == self.workspace_id, Contact.company_id == company_id)
+                self._contact_select()
+                .where(Contact.company_id == company_id)
                 .order_by(func.lower(Contact.name), Contact.id)
                 .limit(500)
             ).all()
@@ -359,10 +363,7 @@ class RecordQueries:
         ).where(Deal.workspace_id == self.workspace_id)
 
     def _deal_rows(self, conn: Connection, deals: list[Any]) -> list[DealRow]:
-        company_ids = {d.company_id for d in deals if d.company_id}
-        companies = dict(
-            conn.execute(select(Company.id, Company.name).where(Company.id.in_(company_ids))).all()
-        )
+        companies = company_names_by_id(conn, self.workspace_id, (d.company_id for d in deals))
         mail = self._mail(conn, "deal", [d.id for d in deals])
         return [
             DealRow(
@@ -382,16 +383,10 @@ class RecordQueries:
         query = self._deal_select()
         if q and q.strip():
             query = query.where(func.lower(Deal.title).like(_like(q), escape="\\"))
+        order = (Deal.is_open.desc(), Deal.created_at.desc(), Deal.id.desc())
         with self.db.read() as conn:
-            total = int(
-                conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            )
-            found = conn.execute(
-                query.order_by(Deal.is_open.desc(), Deal.created_at.desc(), Deal.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            return Listing(self._deal_rows(conn, list(found)), total, offset, limit)
+            total, found = self._page(conn, query, order, limit, offset)
+            return Listing(self._deal_rows(conn, found), total, offset, limit)
 
     def deal(self, deal_id: int) -> Detail[DealRow]:
         with self.db.read() as conn:
@@ -400,9 +395,9 @@ class RecordQueries:
                 raise NotFound(f"no deal {deal_id}")
             row = self._deal_rows(conn, [found])[0]
             people = conn.execute(
-                select(Contact.id, Contact.name, Contact.company_id, Contact.title)
+                self._contact_select()
                 .join(DealContact, DealContact.contact_id == Contact.id)
-                .where(Contact.workspace_id == self.workspace_id, DealContact.deal_id == deal_id)
+                .where(DealContact.deal_id == deal_id)
                 .order_by(func.lower(Contact.name))
             ).all()
             contacts = self._contact_rows(conn, list(people))

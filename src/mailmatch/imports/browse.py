@@ -19,10 +19,11 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from mailmatch.contacts.queries import company_names_by_id
 from mailmatch.errors import InvalidInput
 from mailmatch.store.db import Database
 from mailmatch.store.models import Account, Location, Message
-from mailmatch.store.records import Company, Contact, ContactEmail, Deal, MatchState, MessageLink
+from mailmatch.store.records import Contact, ContactEmail, Deal, MatchState, MessageLink
 from mailmatch.store.search import fts_query
 from mailmatch.timeutil import aware
 
@@ -240,18 +241,18 @@ class MessageBrowser:
 
     # -- what a message matched ---------------------------------------------------------------
 
-    def states(self, pks: Iterable[int]) -> dict[int, str]:
+    def _by_pk(
+        self, pk: Any, value: Any, pks: Iterable[int], *where: ColumnElement[bool]
+    ) -> dict[int, Any]:
+        """{pk: value} for these message ids (no query when there are none)."""
         wanted = list(pks)
         if not wanted:
             return {}
         with self.db.read() as conn:
-            return dict(
-                conn.execute(
-                    select(MatchState.message_pk, MatchState.status).where(
-                        MatchState.message_pk.in_(wanted)
-                    )
-                ).all()
-            )
+            return dict(conn.execute(select(pk, value).where(pk.in_(wanted), *where)).all())
+
+    def states(self, pks: Iterable[int]) -> dict[int, str]:
+        return self._by_pk(MatchState.message_pk, MatchState.status, pks)
 
     def state(self, pk: int) -> tuple[str | None, str | None]:
         """(status, detail) of one message: why it was ignored, or whose mail it is."""
@@ -303,13 +304,8 @@ class MessageBrowser:
                 .group_by(Contact.id, Contact.name)
             ):
                 names[("contact", cid)] = name or email or f"contact {cid}"
-        if ids.get("company"):
-            for cid, name in conn.execute(
-                select(Company.id, Company.name).where(
-                    Company.workspace_id == ws, Company.id.in_(ids["company"])
-                )
-            ):
-                names[("company", cid)] = name
+        for cid, name in company_names_by_id(conn, ws, ids.get("company", ())).items():
+            names[("company", cid)] = name
         if ids.get("deal"):
             for did, title in conn.execute(
                 select(Deal.id, Deal.title).where(Deal.workspace_id == ws, Deal.id.in_(ids["deal"]))
@@ -332,14 +328,5 @@ class MessageBrowser:
             ]
 
     def subjects(self, pks: Iterable[int]) -> dict[int, str]:
-        wanted = list(pks)
-        if not wanted:
-            return {}
-        with self.db.read() as conn:
-            return dict(
-                conn.execute(
-                    select(Message.id, Message.subject).where(
-                        Message.workspace_id == self.workspace_id, Message.id.in_(wanted)
-                    )
-                ).all()
-            )
+        in_workspace = Message.workspace_id == self.workspace_id
+        return self._by_pk(Message.id, Message.subject, pks, in_workspace)

@@ -12,11 +12,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
 from mailmatch.store.db import Database
@@ -225,12 +226,7 @@ class UserService:
     def user_for_token(self, token: str) -> UserView | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at).where(
-                    ApiToken.token_hash == digest(token)
-                )
-            ).first()
+        row = self._by_secret(ApiToken, token, ApiToken.id, ApiToken.user_id, ApiToken.last_used_at)
         if row is None:
             return None
         last = aware(row.last_used_at)
@@ -242,6 +238,14 @@ class UserService:
                 if token_row is not None:
                     token_row.last_used_at = now()
         return self._user_by_id(row.user_id)
+
+    def _by_secret(
+        self, table: type[ApiToken | WebSession], secret: str, *columns: InstrumentedAttribute[Any]
+    ) -> Row[Any] | None:
+        """``columns`` of the API token or browser session whose secret this is, looked up by
+        its hash (the secret itself is never stored)."""
+        with self.db.read() as conn:
+            return conn.execute(select(*columns).where(table.token_hash == digest(secret))).first()
 
     def _user_by_id(self, user_id: int) -> UserView | None:
         with self.db.session() as session:
@@ -264,12 +268,8 @@ class UserService:
         return NewSession(cookie, csrf, expires)
 
     def session_for(self, cookie: str) -> SessionInfo | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(WebSession.user_id, WebSession.csrf_token, WebSession.expires_at).where(
-                    WebSession.token_hash == digest(cookie)
-                )
-            ).first()
+        columns = (WebSession.user_id, WebSession.csrf_token, WebSession.expires_at)
+        row = self._by_secret(WebSession, cookie, *columns)
         if row is None:
             return None
         expires = aware(row.expires_at)

@@ -12,17 +12,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from mailmatch.errors import InvalidInput, NotFound
+from mailmatch.errors import InvalidInput
 from mailmatch.imports.browse import STATUSES, MessageBrowser, MessageFilter, Status
 from mailmatch.imports.messages import MessageService
 from mailmatch.store.messages import MessageStore
+from mailmatch.web.pages.common import MAX_ID, path_id
 from mailmatch.web.security import PageUser, State
 from mailmatch.web.templating import render
 
 router = APIRouter()
 
 PAGE_SIZE = 50
-MAX_ID = 2**62
 THREAD_SHOWN = 50
 
 
@@ -91,7 +91,7 @@ def messages(request: Request, principal: PageUser, state: State) -> Response:
 
 @router.get("/messages/{message_id}")
 def message(request: Request, message_id: int, principal: PageUser, state: State) -> Response:
-    pk = _pk(message_id)
+    pk = path_id(message_id, "message")
     data = store_messages(state, principal.workspace_id).show(pk)
     browser = MessageBrowser(state.db, workspace_id=principal.workspace_id)
     status, detail = browser.state(pk)
@@ -110,7 +110,7 @@ def message(request: Request, message_id: int, principal: PageUser, state: State
 @router.get("/messages/{message_id}/raw")
 def message_raw(message_id: int, principal: PageUser, state: State) -> Response:
     """The exact bytes as stored, as a ``.eml`` download (never shown inline)."""
-    pk = _pk(message_id)
+    pk = path_id(message_id, "message")
     raw = store_messages(state, principal.workspace_id).raw(pk)
     return raw_response(raw, pk)
 
@@ -121,9 +121,3 @@ def raw_response(raw: bytes, pk: int) -> Response:
         media_type="message/rfc822",
         headers={"Content-Disposition": f'attachment; filename="message-{pk}.eml"'},
     )
-
-
-def _pk(message_id: int) -> int:
-    if not 0 < message_id < MAX_ID:
-        raise NotFound(f"no message {message_id}")
-    return message_id

@@ -17,10 +17,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.queries import RecordQueries
 from mailmatch.contacts.service import Change, RecordService
-from mailmatch.errors import InvalidInput, MailmatchError, NotFound
+from mailmatch.errors import InvalidInput, MailmatchError
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.addresses import is_freemail
 from mailmatch.matching.service import MatchService
+from mailmatch.web.pages.common import path_id
 from mailmatch.web.security import FormUser, PageUser, Principal, State
 from mailmatch.web.templating import render
 
@@ -28,7 +29,6 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 QUEUE_SIZE = 100
-MAX_ID = 2**62
 _SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -40,12 +40,6 @@ def split_list(value: str) -> list[str]:
 def _offset(request: Request) -> int:
     raw = request.query_params.get("offset", "0")
     return min(int(raw), 2**31) if raw.isdigit() else 0
-
-
-def _id(value: int, kind: str) -> int:
-    if not 0 < value < MAX_ID:
-        raise NotFound(f"no {kind} {value}")
-    return value
 
 
 def queries(state: Any, principal: Principal) -> RecordQueries:
@@ -106,7 +100,7 @@ def _detail_page(
         "companies": ("company", reader.company),
         "deals": ("deal", reader.deal),
     }[kind]
-    context = {"d": show(_id(record_id, one)), "matched": request.query_params.get("matched")}
+    context = {"d": show(path_id(record_id, one)), "matched": request.query_params.get("matched")}
     return render(request, f"{kind}_detail.html", context, nav=kind)
 
 

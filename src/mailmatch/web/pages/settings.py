@@ -13,20 +13,22 @@ from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.service import RecordService
 from mailmatch.errors import InvalidInput, MailmatchError, NotFound
+from mailmatch.web.pages.common import path_id
 from mailmatch.web.security import FormUser, PageUser, Principal, State
 from mailmatch.web.templating import render
 from mailmatch.webhooks.service import EVENTS, WebhookService
 
 router = APIRouter()
 
-MAX_ID = 2**62
 RULE_KINDS = ("address", "domain", "pattern")
 
 
-def _id(value: int, kind: str) -> int:
-    if not 0 < value < MAX_ID:
-        raise NotFound(f"no {kind} {value}")
-    return value
+def _rules(state: Any, principal: Principal) -> RecordService:
+    return RecordService(state.db, workspace_id=principal.workspace_id)
+
+
+def _webhooks(state: Any, principal: Principal) -> WebhookService:
+    return WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
 
 
 def _count(request: Request) -> str | None:
@@ -45,7 +47,7 @@ def _rules_page(
     form: dict[str, str] | None = None,
     error: MailmatchError | None = None,
 ) -> Response:
-    rules = RecordService(state.db, workspace_id=principal.workspace_id).rules()
+    rules = _rules(state, principal).rules()
     done = request.query_params.get("done")
     context = {
         "rules": [r for r in rules if not r["builtin"]],
@@ -73,8 +75,7 @@ def add_rule(
     value: Annotated[str, Form(max_length=500)],
 ) -> Response:
     try:
-        service = RecordService(state.db, workspace_id=principal.workspace_id)
-        change = service.add_rule(kind, value)
+        change = _rules(state, principal).add_rule(kind, value)
     except MailmatchError as exc:
         return _rules_page(
             request, state, principal, form={"kind": kind, "value": value}, error=exc
@@ -84,8 +85,7 @@ def add_rule(
 
 @router.post("/rules/{rule_id}/delete")
 def remove_rule(rule_id: int, principal: FormUser, state: State) -> Response:
-    service = RecordService(state.db, workspace_id=principal.workspace_id)
-    change = service.remove_rule(_id(rule_id, "rule"))
+    change = _rules(state, principal).remove_rule(path_id(rule_id, "rule"))
     return RedirectResponse(f"/rules?done=removed&n={change.rematched}", status_code=303)
 
 
@@ -100,7 +100,7 @@ def _webhooks_page(
     form: dict[str, Any] | None = None,
     error: MailmatchError | None = None,
 ) -> Response:
-    hooks = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id).all()
+    hooks = _webhooks(state, principal).all()
     context = {
         "hooks": hooks,
         "events": EVENTS,
@@ -128,7 +128,7 @@ def add_webhook(
     events: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     chosen = [e for e in (events or []) if isinstance(e, str)][:10]
-    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
+    service = _webhooks(state, principal)
     try:
         if not chosen:
             raise InvalidInput("choose at least one event to send")
@@ -141,8 +141,8 @@ def add_webhook(
 
 @router.get("/webhooks/{webhook_id}")
 def webhook(request: Request, webhook_id: int, principal: PageUser, state: State) -> Response:
-    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
-    log = service.log(_id(webhook_id, "webhook"), limit=100)
+    service = _webhooks(state, principal)
+    log = service.log(path_id(webhook_id, "webhook"), limit=100)
     hook = next((h for h in service.all() if h["id"] == webhook_id), None)
     if hook is None:
         raise NotFound(f"no webhook {webhook_id}")
@@ -182,5 +182,5 @@ def create_token(
 
 @router.post("/settings/tokens/{token_id}/revoke")
 def revoke_token(token_id: int, principal: FormUser, state: State) -> Response:
-    state.users.revoke_token(principal.user.email, _id(token_id, "token"))
+    state.users.revoke_token(principal.user.email, path_id(token_id, "token"))
     return RedirectResponse("/settings?revoked=1", status_code=303)
