@@ -255,7 +255,8 @@ def check_password(raw: str, provider: Provider | None) -> PasswordCheck:
     return PasswordCheck(password, password != raw, looks, warnings)
 
 
-def _policy_line(provider: Provider) -> str:
+def policy_line(provider: Provider) -> str:
+    """One sentence on whether the provider needs an app password (used by the guides too)."""
     name = provider.name
     policy = provider.app_password.policy
     if policy is AppPasswordPolicy.REQUIRED:
@@ -274,7 +275,8 @@ def _policy_line(provider: Provider) -> str:
     return _explanation(provider, with_link=False)  # the guide has its own "Help:" line
 
 
-def _format_hint(fmt: PasswordFormat) -> str | None:
+def format_hint(fmt: PasswordFormat) -> str | None:
+    """What the provider's app passwords look like, when it is known."""
     if fmt.display_mask:
         hint = f"An app password looks like {fmt.display_mask}"
     elif fmt.length is not None:
@@ -299,14 +301,14 @@ def guide_lines(provider: Provider) -> list[str]:
     show it next to the server settings, where it belongs.
     """
     rule = provider.app_password
-    lines = [_policy_line(provider)]
+    lines = [policy_line(provider)]
     lines.extend(f"Before you start: {item}" for item in rule.prerequisites)
     lines.extend(f"{number}. {step}" for number, step in enumerate(rule.steps, start=1))
     if rule.generate_url:
         lines.append(f"Generate it at: {rule.generate_url}")
     if rule.help_url:
         lines.append(f"Help: {rule.help_url}")
-    hint = _format_hint(rule.format)
+    hint = format_hint(rule.format)
     if hint:
         lines.append(hint)
     if rule.max_active:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from mailmatch.accounts.advice import advice_for
 from mailmatch.accounts.diagnosis import MESSAGES
 from mailmatch.errors import Code
-from mailmatch.providers.app_passwords import _format_hint, _policy_line
+from mailmatch.providers.app_passwords import format_hint, policy_line
 from mailmatch.providers.catalog import Catalog
 from mailmatch.providers.models import (
     AppPasswordPolicy,
@@ -206,8 +206,8 @@ def guide_for(provider: Provider) -> Guide:
         provider=provider,
         group=group_of(provider),
         policy_label=POLICY_LABELS[provider.app_password.policy],
-        policy_line=_policy_line(provider),
-        format_hint=_format_hint(provider.app_password.format),
+        policy_line=policy_line(provider),
+        format_hint=format_hint(provider.app_password.format),
         username_line=_username_line(provider),
         troubles=troubles_for(provider),
     )
