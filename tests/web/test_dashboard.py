@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from mailmatch.contacts.service import RecordService
 from mailmatch.reports.dashboard import DashboardService
 from mailmatch.users.service import UserView
 from tests.web.conftest import PHONE, LiveServer, browser_sign_in, sign_in
@@ -101,7 +102,33 @@ def test_the_dashboard_is_a_fixed_number_of_queries(app: FastAPI, alice: UserVie
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert figures.unmatched == 600 and all(d.unmatched == 20 for d in figures.days)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 6
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 7
+
+
+def test_the_chart_is_reused_until_a_match_changes(app: FastAPI, alice: UserView) -> None:
+    """The chart (the one query whose cost grows with the mail) is computed again only when
+    a match was written; the figures are always those of the store."""
+    today = datetime.now(UTC)
+    seed_messages(app, alice, [mail(n, "ann@acme.test", today) for n in range(5)])
+    db = state_of(app).db
+    service = DashboardService(db, workspace_id=alice.workspace_id)
+    assert service.dashboard().days[-1].unmatched == 5
+    grouped: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "GROUP BY" in statement.upper():
+            grouped.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert service.dashboard().days[-1].unmatched == 5
+        assert grouped == []  # reused
+        RecordService(db, workspace_id=alice.workspace_id).add_contact("ann@acme.test", "Ann")
+        after = service.dashboard().days[-1]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert (after.matched, after.unmatched) == (5, 0)
+    assert len(grouped) == 1
 
 
 def test_dashboard_screenshots(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -132,6 +133,10 @@ class MatchState(Base):
     """The matching outcome of one message: matched, unmatched or ignored, and why."""
 
     __tablename__ = "match_states"
+    __table_args__ = (
+        # Narrow and covering: the dashboard reads the status of 100,000 messages through it.
+        Index("ix_match_states_message_status", "message_pk", "status"),
+    )
 
     message_pk: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
@@ -139,7 +144,10 @@ class MatchState(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     detail: Mapped[str | None] = mapped_column(Text)  # the rule that ignored it, etc.
     unmatched_sender: Mapped[str | None] = mapped_column(String(320), index=True)
-    matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Indexed: its maximum tells the dashboard whether any match changed since it last looked.
+    matched_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
 
 class Webhook(Base):
