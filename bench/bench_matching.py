@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from sqlalchemy import text  # noqa: E402
 
 from mailmatch.config import load_settings  # noqa: E402
+from mailmatch.contacts.bulk import RecordImporter  # noqa: E402
 from mailmatch.contacts.records import ContactRecord, ImportedRecords  # noqa: E402
-from mailmatch.contacts.service import RecordService  # noqa: E402
 from mailmatch.ingest.parse import parse_message  # noqa: E402
 from mailmatch.matching.service import MatchService  # noqa: E402
 from mailmatch.store.db import open_database  # noqa: E402
@@ -62,7 +62,7 @@ def main() -> None:
             for i in range(max(0, args.contacts - len(contacts)))
         ]
         contacts = contacts[: args.contacts]
-        records = RecordService(db)
+        records = RecordImporter(db)
         records.import_records(ImportedRecords(contacts, [], {}, [], [], source="bench"))
         matches = MatchService(db)
 

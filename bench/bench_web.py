@@ -82,8 +82,8 @@ def fill(
     from sqlalchemy import func, select
 
     from mailmatch.config import load_settings
+    from mailmatch.contacts.bulk import RecordImporter
     from mailmatch.contacts.records import CompanyRecord, ContactRecord, ImportedRecords
-    from mailmatch.contacts.service import RecordService
     from mailmatch.ingest.parse import parse_message
     from mailmatch.matching.service import MatchService
     from mailmatch.store.db import open_database
@@ -137,7 +137,7 @@ def fill(
     people = [ContactRecord(name=f"Person {i}", emails=[e]) for i, e in enumerate(busiest)]
     domains = sorted({e.rpartition("@")[2] for e in busiest[:200]})[:50]
     firms = [CompanyRecord(name=f"Company {d}", domains=[d]) for d in domains]
-    records = RecordService(db, workspace_id=workspace)
+    records = RecordImporter(db, workspace_id=workspace)
     records.import_records(ImportedRecords(people, firms, {}, [], [], source="bench"))
     print(f"  {len(people):,} contacts, {len(firms)} companies; matching ...", flush=True)
     MatchService(db, workspace_id=workspace).match_all()

@@ -39,6 +39,20 @@ def _records(settings: Settings) -> Any:
     return RecordService(db, workspace_id=workspace_id)
 
 
+def _importer(settings: Settings) -> Any:
+    from mailmatch.contacts.bulk import RecordImporter
+
+    db, workspace_id = _workspace(settings)
+    return RecordImporter(db, workspace_id=workspace_id)
+
+
+def _rules(settings: Settings) -> Any:
+    from mailmatch.contacts.rules import RuleService
+
+    db, workspace_id = _workspace(settings)
+    return RuleService(db, workspace_id=workspace_id)
+
+
 def _print_change(change: Any, what: str) -> None:
     out.print(f"{what}; re-matched {change.rematched} message(s).", highlight=False, markup=False)
 
@@ -67,7 +81,7 @@ def contacts_import(
         raise InvalidInput(f"{path.name}: expected a .csv or .vcf file")
 
     records = _run(read, as_json)
-    summary = _run(lambda: _records(settings).import_records(records), as_json)
+    summary = _run(lambda: _importer(settings).import_records(records), as_json)
     if as_json:
         _emit(summary)
         return
@@ -116,7 +130,7 @@ def contacts_sync_carddav(
         ),
         as_json,
     )
-    summary = _run(lambda: _records(settings).import_records(records), as_json)
+    summary = _run(lambda: _importer(settings).import_records(records), as_json)
     if as_json:
         _emit(summary)
     else:
@@ -256,7 +270,7 @@ def ignore_add(
         _run(lambda: _raise(InvalidInput("give exactly one of --address, --domain, --pattern")))
     kind, value = given[0]
     settings = _settings()
-    change = _run(lambda: _records(settings).add_rule(kind, str(value)), as_json)
+    change = _run(lambda: _rules(settings).add_rule(kind, str(value)), as_json)
     if as_json:
         _emit(change.to_json())
     else:
@@ -267,7 +281,7 @@ def ignore_add(
 def ignore_list(as_json: JsonOpt = False) -> None:
     """Your rules, then the built-in ones (your own addresses and domains)."""
     settings = _settings()
-    rows = _run(lambda: _records(settings).rules(), as_json)
+    rows = _run(lambda: _rules(settings).rules(), as_json)
     if as_json:
         _emit(rows)
         return
@@ -282,7 +296,7 @@ def ignore_remove(
     rule_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOpt = False
 ) -> None:
     settings = _settings()
-    change = _run(lambda: _records(settings).remove_rule(rule_id), as_json)
+    change = _run(lambda: _rules(settings).remove_rule(rule_id), as_json)
     if as_json:
         _emit(change.to_json())
     else:

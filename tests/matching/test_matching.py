@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import RecordService
 from mailmatch.errors import InvalidInput
 from mailmatch.matching.service import MatchService
@@ -82,7 +83,8 @@ def test_ignore_rules_keep_mail_out_and_say_which_rule(records: RecordService, s
     sender = top_senders(sql, 1)[0]
     records.add_contact(sender, "Top Sender")
     domain = sender.rpartition("@")[2]
-    change = records.add_rule("domain", domain)
+    rules = RuleService(records.db, records.matches)
+    change = rules.add_rule("domain", domain)
     assert change.rematched >= len(messages_of(sql, sender))
     assert records.show_contact(sender)["messages"] == []
     details = sql(
@@ -92,7 +94,7 @@ def test_ignore_rules_keep_mail_out_and_say_which_rule(records: RecordService, s
     ignored = [d for status, d in details if status == "ignored"]
     assert ignored and all(f"rule domain:{domain}" in str(d) for d in ignored)
 
-    records.remove_rule(change.record["id"])
+    rules.remove_rule(change.record["id"])
     assert records.show_contact(sender)["messages"]
 
 
@@ -137,7 +139,7 @@ def test_own_addresses_and_domain_are_ignored_by_default(corpus_db: object, sql:
         )
     MatchService(db).match_messages(messages_of(sql, sender))
     rule = f"own-domain:{sender.rpartition('@')[2]}"
-    assert any(r["name"] == rule for r in RecordService(db).rules())
+    assert any(r["name"] == rule for r in RuleService(db).rules())
 
 
 def records_db(db: object) -> Database:

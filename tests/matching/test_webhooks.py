@@ -16,6 +16,7 @@ import pytest
 
 from mailmatch.accounts.vault import Vault
 from mailmatch.config import load_settings
+from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import RecordService
 from mailmatch.ingest.parse import parse_message
 from mailmatch.store.db import open_database
@@ -94,7 +95,7 @@ def test_matched_mail_is_posted_signed_and_retried_after_a_500(
 def test_forwarded_mail_lands_on_the_original_senders_record(tmp_path: Path) -> None:
     db = open_database(load_settings({"MAILMATCH_HOME": str(tmp_path)}))
     records = RecordService(db)
-    records.add_rule("domain", "mycorp.test")  # our own people
+    RuleService(db).add_rule("domain", "mycorp.test")  # our own people
     records.add_contact("dave@customer.test", "Dave")
     body = (
         "FYI, see below.\r\n\r\n---------- Forwarded message ---------\r\n"

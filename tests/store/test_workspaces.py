@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from mailmatch.accounts.service import AccountService, NewAccount, ServerOverride
 from mailmatch.accounts.vault import Vault
 from mailmatch.config import load_settings
+from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import RecordService
 from mailmatch.errors import AlreadyExists, MailmatchError, NotFound
 from mailmatch.files.writers import MboxWriter
@@ -221,8 +222,8 @@ def test_account_and_import_names_repeat_across_workspaces(
 
 
 def test_ids_of_another_workspace_behave_as_missing(db: Database, b: int, tmp_path: Path) -> None:
-    records_a, records_b = RecordService(db), RecordService(db, workspace_id=b)
-    rule = records_a.add_rule("pattern", "noreply@*").record["id"]
+    rules_a, rules_b = RuleService(db), RuleService(db, workspace_id=b)
+    rule = rules_a.add_rule("pattern", "noreply@*").record["id"]
     settings = load_settings({"MAILMATCH_HOME": str(tmp_path)})
     vault = Vault.from_settings(settings)
     hook = WebhookService(db, vault).add("https://a.example/hook", "s")["id"]
@@ -231,15 +232,15 @@ def test_ids_of_another_workspace_behave_as_missing(db: Database, b: int, tmp_pa
     MatchService(db).match_messages(stored.message_pks)
     before = match_state(db, stored.message_pks[0])
 
-    assert error_of(lambda: records_b.remove_rule(rule)) == (NotFound, f"no rule {rule}")
+    assert error_of(lambda: rules_b.remove_rule(rule)) == (NotFound, f"no rule {rule}")
     assert error_of(lambda: hooks_b.log(hook)) == (NotFound, f"no webhook {hook}")
-    assert hooks_b.all() == [] and [r["name"] for r in records_b.rules()] == []
+    assert hooks_b.all() == [] and [r["name"] for r in rules_b.rules()] == []
     # Matching A's message ids from B does nothing at all (no outcome, no state change).
     assert MatchService(db, workspace_id=b).match_messages(stored.message_pks) == []
     assert match_state(db, stored.message_pks[0]) == before
     # The same rule may exist in B, and removing A's from A still works.
-    records_b.add_rule("pattern", "noreply@*")
-    assert records_a.remove_rule(rule).rematched == 1
+    rules_b.add_rule("pattern", "noreply@*")
+    assert rules_a.remove_rule(rule).rematched == 1
 
 
 def match_state(db: Database, pk: int) -> tuple[object, ...]:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
-from mailmatch.contacts.service import RecordService
+from mailmatch.contacts.rules import RuleService
 from mailmatch.users.service import UserView
 from tests.web.conftest import LiveServer, browser_sign_in, sign_in
 from tests.web.test_messages_pages import ALICE_MAIL, BOB_MAIL, store_mail
@@ -21,7 +21,7 @@ from tests.web.test_messages_pages import ALICE_MAIL, BOB_MAIL, store_mail
 @pytest.fixture
 def mail(app: FastAPI, alice: UserView, bob: UserView, tmp_path: Path) -> dict[str, int]:
     """Alice's and Bob's mail; Alice's own address is ignored, as a connected mailbox's is."""
-    RecordService(app.state.mailmatch.db, workspace_id=alice.workspace_id).add_rule(
+    RuleService(app.state.mailmatch.db, workspace_id=alice.workspace_id).add_rule(
         "address", "alice@example.org"
     )
     return store_mail(app, alice, ALICE_MAIL, tmp_path) | store_mail(app, bob, BOB_MAIL, tmp_path)
@@ -236,7 +236,7 @@ def test_rules_add_and_remove(
     assert added.headers["location"] == "/rules?done=added&n=1"
     page = client.get("/rules").text
     assert "pattern:news@*" in page
-    rules = RecordService(app.state.mailmatch.db, workspace_id=alice.workspace_id).rules()
+    rules = RuleService(app.state.mailmatch.db, workspace_id=alice.workspace_id).rules()
     rule_id = next(r["id"] for r in rules if r["name"] == "pattern:news@*")
     assert f'action="/rules/{rule_id}/delete"' in page
     removed = client.post(

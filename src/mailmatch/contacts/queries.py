@@ -10,12 +10,20 @@ never for the whole table, so a list stays fast with many thousands of records.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from mailmatch.contacts.rows import (
+    CompanyRow,
+    ContactRow,
+    DealRow,
+    Detail,
+    Listing,
+    Ref,
+    TimelineItem,
+)
 from mailmatch.errors import NotFound
 from mailmatch.store.db import Database
 from mailmatch.store.models import Message
@@ -31,83 +39,6 @@ from mailmatch.store.records import (
 from mailmatch.timeutil import aware
 
 MAX_LIMIT = 200
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A record named and linked from another record's page."""
-
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    message_id: int
-    date: datetime | None
-    from_email: str | None
-    from_name: str | None
-    subject: str
-    reason: str
-
-
-@dataclass
-class ContactRow:
-    id: int
-    name: str
-    emails: list[str]
-    company: Ref | None
-    title: str | None
-    messages: int = 0
-    last_date: datetime | None = None
-
-    @property
-    def display(self) -> str:
-        """What to call the contact: the name, else the first address."""
-        return self.name or (self.emails[0] if self.emails else f"contact {self.id}")
-
-
-@dataclass
-class CompanyRow:
-    id: int
-    name: str
-    domains: list[str]
-    contacts: int = 0
-    messages: int = 0
-    last_date: datetime | None = None
-
-
-@dataclass
-class DealRow:
-    id: int
-    title: str
-    stage: str
-    amount: float | None
-    is_open: bool
-    company: Ref | None
-    messages: int = 0
-    last_date: datetime | None = None
-
-
-@dataclass
-class Listing(Generic[T]):
-    rows: list[T]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.rows) < self.total
-
-
-@dataclass
-class Detail(Generic[T]):
-    record: T
-    contacts: list[ContactRow] = field(default_factory=list)
-    deals: list[DealRow] = field(default_factory=list)
-    timeline: list[TimelineItem] = field(default_factory=list)
 
 
 def _like(q: str) -> str:

@@ -1,4 +1,4 @@
-"""Contacts, companies, deals and ignore rules; every change re-matches the mail it affects.
+"""Contacts, companies and deals; every change re-matches the mail it affects.
 
 Re-matching goes through the address index (``message_addresses.email`` / ``.domain``): adding
 a contact re-matches the messages that carry one of its addresses and nothing else.
@@ -10,16 +10,15 @@ that workspace's mail.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
 from mailmatch.matching.addresses import is_freemail
-from mailmatch.matching.service import MatchService, load_rules, make_rule
+from mailmatch.matching.service import MatchService
 from mailmatch.store.db import Database
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message
 from mailmatch.store.records import (
@@ -29,13 +28,9 @@ from mailmatch.store.records import (
     ContactEmail,
     Deal,
     DealContact,
-    IgnoreRule,
     MessageLink,
 )
 from mailmatch.timeutil import aware
-
-if TYPE_CHECKING:
-    from mailmatch.contacts.records import ImportedRecords
 
 
 @dataclass
@@ -49,7 +44,7 @@ class Change:
         return {**self.record, "rematched": self.rematched}
 
 
-def _valid_email(email: str) -> str:
+def valid_email(email: str) -> str:
     email = email.strip().lower()
     local, at, domain = email.rpartition("@")
     if not (local and at and "." in domain):
@@ -57,7 +52,7 @@ def _valid_email(email: str) -> str:
     return email
 
 
-def _clean_domain(domain: str) -> str:
+def clean_domain(domain: str) -> str:
     domain = domain.strip().lower().removeprefix("http://").removeprefix("https://")
     domain = domain.removeprefix("www.").split("/")[0]
     if "." not in domain or "@" in domain:
@@ -65,7 +60,10 @@ def _clean_domain(domain: str) -> str:
     return domain
 
 
-class RecordService:
+class Rematching:
+    """What the services that change matching share: one workspace, and the ``MatchService``
+    that re-matches its mail (``RecordService`` here, ``RuleService`` in contacts/rules.py)."""
+
     def __init__(
         self,
         db: Database,
@@ -78,6 +76,11 @@ class RecordService:
         self.db = db
         self.workspace_id = workspace_id
         self.matches = matches or MatchService(db, workspace_id=workspace_id)
+
+
+class RecordService(Rematching):
+    """Contacts, companies and deals. Ignore rules: ``RuleService`` (contacts/rules.py); many
+    records at once: ``RecordImporter`` (contacts/bulk.py)."""
 
     def _domain(self, domain: str, company_id: int) -> CompanyDomain:
         return CompanyDomain(workspace_id=self.workspace_id, domain=domain, company_id=company_id)
@@ -100,7 +103,7 @@ class RecordService:
         return company
 
     def add_company(self, name: str, domains: list[str]) -> Change:
-        cleaned = [_clean_domain(d) for d in domains]
+        cleaned = [clean_domain(d) for d in domains]
         free = [d for d in cleaned if is_freemail(d)]
         if free:
             raise InvalidInput(
@@ -169,7 +172,7 @@ class RecordService:
         custom: dict[str, Any] | None = None,
         source_id: str | None = None,
     ) -> Change:
-        emails = list(dict.fromkeys(_valid_email(e) for e in [email, *(more_emails or [])]))
+        emails = list(dict.fromkeys(valid_email(e) for e in [email, *(more_emails or [])]))
         normalized = [self.matches.normalizer(e) for e in emails]
         with self.db.session() as session:
             existing = session.scalar(
@@ -328,143 +331,3 @@ class RecordService:
             pks |= self.matches.messages_linked_to("company", company_id)
         self.matches.match_messages(pks)
         return Change(record, len(pks))
-
-    # -- ignore rules -------------------------------------------------------------------------
-
-    def add_rule(self, kind: str, value: str) -> Change:
-        value = value.strip().lower() if kind != "pattern" else value.strip()
-        if kind == "address":
-            value = _valid_email(value)
-        elif kind == "domain":
-            value = _clean_domain(value)
-        elif kind != "pattern":
-            raise InvalidInput(f"unknown rule kind {kind!r}")
-        try:  # a bad regular expression is refused here, never met later while matching
-            make_rule(kind, value).check("probe@example.com")
-        except re.error as exc:
-            raise InvalidInput(f"not a regular expression: {value!r} ({exc})") from None
-        with self.db.session() as session:
-            if session.scalar(
-                select(IgnoreRule.id).where(
-                    IgnoreRule.workspace_id == self.workspace_id,
-                    IgnoreRule.kind == kind,
-                    IgnoreRule.value == value,
-                )
-            ):
-                raise AlreadyExists(f"the rule {kind} {value} exists")
-            rule = IgnoreRule(workspace_id=self.workspace_id, kind=kind, value=value)
-            session.add(rule)
-            session.flush()
-            record = {"id": rule.id, "kind": kind, "value": value}
-        pks = self._rule_messages(kind, value)
-        self.matches.match_messages(pks)
-        return Change(record, len(pks))
-
-    def remove_rule(self, rule_id: int) -> Change:
-        with self.db.session() as session:
-            rule = session.get(IgnoreRule, rule_id)
-            if rule is None or rule.workspace_id != self.workspace_id:
-                raise NotFound(f"no rule {rule_id}", advice=["list them: mailmatch rules list"])
-            kind, value = rule.kind, rule.value
-            session.delete(rule)
-        pks = self._rule_messages(kind, value)
-        self.matches.match_messages(pks)
-        return Change({"id": rule_id, "kind": kind, "value": value}, len(pks))
-
-    def _rule_messages(self, kind: str, value: str) -> set[int]:
-        if kind == "address":
-            return self.matches.messages_with_emails([value])
-        if kind == "domain":
-            return self.matches.messages_in_domain(value)
-        return self.matches.messages_with_pattern(value)
-
-    def rules(self) -> list[dict[str, Any]]:
-        with self.db.read() as conn:
-            return [
-                {
-                    "id": getattr(rule, "rule_id", None),
-                    "name": rule.name,
-                    "description": rule.description,
-                    "builtin": getattr(rule, "rule_id", None) is None,
-                }
-                for rule in load_rules(conn, self.workspace_id)
-            ]
-
-    # -- importing ----------------------------------------------------------------------------
-
-    def import_records(self, records: ImportedRecords) -> dict[str, Any]:
-        """Create or update everything in one transaction, then one re-match of what it touches.
-
-        Adding 10,000 contacts one by one would re-match 10,000 times; this re-matches each
-        affected message once.
-        """
-        created = updated = 0
-        emails_touched: set[str] = set()
-        domains_touched: set[str] = set()
-        with self.db.session() as session:
-            companies: dict[str, Company] = {}
-
-            def company_named(name: str) -> Company:
-                if name not in companies:
-                    companies[name] = self._company(session, name)
-                return companies[name]
-
-            for record in records.companies:
-                company = company_named(record.name)
-                for domain in record.domains:
-                    domain = domain.lower()
-                    taken = session.get(CompanyDomain, (self.workspace_id, domain))
-                    if is_freemail(domain) or taken is not None:
-                        continue
-                    session.add(self._domain(domain, company.id))
-                    domains_touched.add(domain)
-            known = {
-                row.email: row.contact_id
-                for row in session.scalars(
-                    select(ContactEmail).where(ContactEmail.workspace_id == self.workspace_id)
-                )
-            }
-            for person in records.contacts:
-                addresses = [self.matches.normalizer(e) for e in person.emails]
-                if not addresses:
-                    continue
-                owner_id = next((known[a] for a in addresses if a in known), None)
-                contact = session.get(Contact, owner_id) if owner_id else None
-                if contact is None:
-                    contact = Contact(
-                        workspace_id=self.workspace_id,
-                        name=person.name,
-                        tags=person.tags,
-                        custom=person.custom,
-                    )
-                    session.add(contact)
-                    created += 1
-                else:
-                    contact.name = person.name or contact.name
-                    contact.tags = sorted({*(contact.tags or []), *person.tags})
-                    contact.custom = {**(contact.custom or {}), **person.custom}
-                    updated += 1
-                contact.title = person.title or contact.title
-                contact.owner = person.owner or contact.owner
-                contact.source_id = person.source_id or contact.source_id
-                if person.company:
-                    contact.company_id = company_named(person.company).id
-                session.flush()
-                for address in addresses:
-                    if address not in known:
-                        session.add(self._email(address, contact.id))
-                        known[address] = contact.id
-                emails_touched.update(person.emails)
-        pks = self.matches.messages_with_emails(emails_touched)
-        pks |= self.matches.messages_with_domains(domains_touched)
-        self.matches.match_messages(pks)
-        return {
-            "source": records.source,
-            "contacts_created": created,
-            "contacts_updated": updated,
-            "companies": len(records.companies),
-            "rematched": len(pks),
-            "used_columns": records.used_columns,
-            "ignored_columns": records.ignored_columns,
-            "skipped": [{"item": item, "reason": reason} for item, reason in records.skipped],
-        }

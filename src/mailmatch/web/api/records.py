@@ -10,15 +10,8 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from mailmatch.contacts.queries import (
-    CompanyRow,
-    ContactRow,
-    DealRow,
-    Detail,
-    Listing,
-    RecordQueries,
-    TimelineItem,
-)
+from mailmatch.contacts.queries import RecordQueries
+from mailmatch.contacts.rows import CompanyRow, ContactRow, DealRow, Detail, Listing, TimelineItem
 from mailmatch.contacts.service import Change, RecordService
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.service import MatchService

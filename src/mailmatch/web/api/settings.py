@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from mailmatch.contacts.service import RecordService
+from mailmatch.contacts.rules import RuleService
 from mailmatch.web.security import ApiUser, State
 from mailmatch.webhooks.service import WebhookService
 
@@ -74,13 +74,13 @@ class Delivery(BaseModel):
 
 @router.get("/rules", response_model=list[Rule], tags=["rules"])
 def list_rules(principal: ApiUser, state: State) -> list[Rule]:
-    rules = RecordService(state.db, workspace_id=principal.workspace_id).rules()
+    rules = RuleService(state.db, workspace_id=principal.workspace_id).rules()
     return [Rule.model_validate(r) for r in rules]
 
 
 @router.post("/rules", response_model=RuleChange, status_code=201, tags=["rules"])
 def add_rule(body: NewRule, principal: ApiUser, state: State) -> RuleChange:
-    change = RecordService(state.db, workspace_id=principal.workspace_id).add_rule(
+    change = RuleService(state.db, workspace_id=principal.workspace_id).add_rule(
         body.kind, body.value
     )
     return RuleChange(**change.record, rematched=change.rematched)
@@ -88,7 +88,7 @@ def add_rule(body: NewRule, principal: ApiUser, state: State) -> RuleChange:
 
 @router.delete("/rules/{rule_id}", response_model=RuleChange, tags=["rules"])
 def remove_rule(rule_id: ObjectId, principal: ApiUser, state: State) -> RuleChange:
-    change = RecordService(state.db, workspace_id=principal.workspace_id).remove_rule(rule_id)
+    change = RuleService(state.db, workspace_id=principal.workspace_id).remove_rule(rule_id)
     return RuleChange(**change.record, rematched=change.rematched)
 
 

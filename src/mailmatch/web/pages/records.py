@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.queries import RecordQueries
+from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import Change, RecordService
 from mailmatch.errors import InvalidInput, MailmatchError
 from mailmatch.imports.browse import MessageBrowser
@@ -312,6 +313,7 @@ def unmatched_ignore(
     email: Annotated[str, Form(max_length=320)],
     scope: Annotated[str, Form(max_length=10)] = "address",
 ) -> Response:
+    rules = RuleService(state.db, workspace_id=principal.workspace_id)
     try:
         address = email.strip().lower()
         if scope == "domain":
@@ -321,10 +323,10 @@ def unmatched_ignore(
                     f"{domain} is a free-mail domain: ignoring it would hide everyone using it",
                     advice=["ignore this address only"],
                 )
-            change = records(state, principal).add_rule("domain", domain)
+            change = rules.add_rule("domain", domain)
             who = domain
         else:
-            change = records(state, principal).add_rule("address", address)
+            change = rules.add_rule("address", address)
             who = address
     except MailmatchError as exc:
         return _queue(request, state, principal, error=exc)

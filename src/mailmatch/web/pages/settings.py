@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from mailmatch.contacts.service import RecordService
+from mailmatch.contacts.rules import RuleService
 from mailmatch.errors import InvalidInput, MailmatchError, NotFound
 from mailmatch.web.pages.common import path_id
 from mailmatch.web.security import FormUser, PageUser, Principal, State
@@ -23,8 +23,8 @@ router = APIRouter()
 RULE_KINDS = ("address", "domain", "pattern")
 
 
-def _rules(state: Any, principal: Principal) -> RecordService:
-    return RecordService(state.db, workspace_id=principal.workspace_id)
+def _rules(state: Any, principal: Principal) -> RuleService:
+    return RuleService(state.db, workspace_id=principal.workspace_id)
 
 
 def _webhooks(state: Any, principal: Principal) -> WebhookService:
