@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mailmatch.providers.discovery_models import Discovery
@@ -81,16 +82,19 @@ def _print_protocol(console: Console, label: str, result: ProtocolResult) -> Non
     )
     for step in result.steps:
         sign = "[green]✓[/]" if step.ok else "[red]✗[/]"
-        console.print(f"  {sign} {step.name}: {step.detail}", highlight=False, markup=False)
+        detail = escape(f"{step.name}: {step.detail}")
+        console.print(f"  {sign} {detail}", highlight=False, emoji=False)
     d = result.diagnosis
     if d is not None:
         console.print(f"  [bold]{d.code}[/]: {d.message}", highlight=False)
         if d.server_text:
-            console.print(f"  server said: {d.server_text}", highlight=False, markup=False)
+            console.print(
+                f"  server said: {d.server_text}", highlight=False, markup=False, emoji=False
+            )
         if d.certificate is not None:
             _print_certificate(console, d.certificate)
         for line in d.advice:
-            console.print(f"  → {line}", highlight=False, markup=False)
+            console.print(f"  → {line}", highlight=False, markup=False, emoji=False)
     if result.alternative is not None:
         _print_protocol(console, f"{label} (other port)", result.alternative)
 
@@ -108,7 +112,8 @@ def _print_certificate(console: Console, cert: PeerCertificate) -> None:
     ]
     console.print("  the server's certificate:", highlight=False)
     for line in lines:
-        console.print(f"    {line}", highlight=False, markup=False)
+        # emoji=False: rich would turn the ":ab:" inside a fingerprint into an emoji
+        console.print(f"    {line}", highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 def pin_flag(test: ConnectionTest) -> str | None:

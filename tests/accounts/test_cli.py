@@ -185,3 +185,35 @@ def test_bad_address_is_a_clear_error(tmp_path: Path, bad: str) -> None:
     )
     assert result.returncode == 1
     assert "error" in result.stderr
+
+
+def test_an_untrusted_certificate_is_shown_with_the_flag_that_pins_it(
+    tmp_path: Path, dovecot: Any, smtp_server: Any
+) -> None:
+    """Without --ca-file the test CA is unknown: the output gives the fingerprint to pin."""
+    flags = server_flags(dovecot, smtp_server)[:-2]  # no --ca-file
+    home = tmp_path / "home"
+    text = mailmatch(home, "accounts", "add", USER, "--password-stdin", *flags, stdin=PASSWORD)
+    assert text.returncode == 1
+    assert "tls_error" in text.stdout
+    colon = ":".join(dovecot.fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
+    assert f"SHA-256 {colon}" in text.stdout, text.stdout
+    assert "issued to localhost by mailmatch test CA" in text.stdout
+    assert f"  --cert-fingerprint {dovecot.fingerprint}\n" in text.stdout
+
+    as_json = mailmatch(
+        home, "accounts", "add", USER, "--password-stdin", "--json", *flags, stdin=PASSWORD
+    )
+    cert = json.loads(as_json.stdout)["test"]["imap"]["certificate"]
+    assert cert["fingerprint_sha256"] == dovecot.fingerprint
+    assert cert["subject"] == "localhost" and cert["issuer"] == "mailmatch test CA"
+    assert "localhost" in cert["names"] and cert["can_pin"] is True
+    assert cert["not_before"] < cert["not_after"]
+
+    pinned = mailmatch(
+        home, "accounts", "add", USER, "--password-stdin", *flags,
+        "--cert-fingerprint", dovecot.fingerprint, stdin=PASSWORD,
+    )  # fmt: skip
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+    tested = json.loads(mailmatch(home, "accounts", "test", USER, "--json").stdout)
+    assert tested["ok"] is True and tested["imap"]["certificate"] is None

@@ -198,3 +198,26 @@ def test_anonymous_callers_are_refused(client: TestClient) -> None:
         ("PUT", "/accounts/work/password"),
     ):
         assert client.request(method, f"{API}{path}", json={}).status_code == 401, path
+
+
+def test_an_untrusted_certificate_comes_back_with_its_fingerprint(
+    client: TestClient, alice_api: dict[str, str], dovecot: Any, smtp_server: Any
+) -> None:
+    unpinned = body(dovecot, smtp_server, PASSWORD)
+    del unpinned["cert_fingerprint"]
+    answer = client.post(f"{API}/accounts/test", json=unpinned, headers=alice_api)
+    assert answer.status_code == 200, answer.text
+    imap = answer.json()["test"]["imap"]
+    assert imap["code"] == "tls_error"
+    assert imap["certificate"]["fingerprint_sha256"] == dovecot.fingerprint
+    assert imap["certificate"]["issuer"] == "mailmatch test CA"
+    assert imap["certificate"]["can_pin"] is True
+    assert any(f"--cert-fingerprint {dovecot.fingerprint}" in a for a in imap["advice"])
+
+    refused = client.post(f"{API}/accounts", json=unpinned, headers=alice_api)
+    assert refused.status_code == 422
+    cert = refused.json()["test"]["imap"]["certificate"]
+    assert cert["fingerprint_sha256"] == dovecot.fingerprint
+
+    pinned = {**unpinned, "cert_fingerprint": cert["fingerprint_sha256"]}
+    assert client.post(f"{API}/accounts", json=pinned, headers=alice_api).status_code == 201

@@ -197,6 +197,47 @@ def test_wrong_then_right_password_then_save_and_import(
     assert "No mailbox connected yet" in client.get("/accounts").text
 
 
+def colon(fingerprint: str) -> str:
+    return ":".join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
+
+
+def test_an_untrusted_certificate_is_shown_then_trusted(
+    client: TestClient, alice: UserView, dovecot: Any, smtp_server: Any
+) -> None:
+    """Without a pin the test CA is unknown: the page shows the certificate, then pins it."""
+    csrf = sign_in(client, alice.email)
+    headers = {**HX, "X-CSRF-Token": csrf}
+    unpinned = custom_form(dovecot, smtp_server, PASSWORD, fingerprint="")
+
+    failed = client.post("/connect/test", data=unpinned, headers=headers)
+    text = text_of(failed)
+    assert "tls_error" in text
+    assert colon(dovecot.fingerprint) in text
+    assert "mailmatch test CA" in text and "localhost, 127.0.0.1" in text
+    assert text.count("Trust this certificate</button>") == 1  # SMTP shows the same one
+    assert "The same certificate as IMAP" in text
+    assert f'name="trust" value="{dovecot.fingerprint}"' in text
+    assert "your own server (or Proton Mail Bridge)" in text
+    assert "--cert-fingerprint" not in text and "--ca-file" not in text  # page terms only
+    assert PASSWORD not in failed.text
+
+    trusted = client.post(
+        "/connect/trust", data={**unpinned, "trust": dovecot.fingerprint}, headers=headers
+    )
+    text = text_of(trusted)
+    assert 'id="custom-servers"' in text and 'name="custom" value="1"' in text
+    assert f'value="{dovecot.fingerprint}"' in text
+    assert f'value="{dovecot.imaps_port}"' in text  # the servers as typed
+    assert 'hx-swap-oob="true"' in text and "Certificate fingerprint" in text
+    assert PASSWORD not in trusted.text
+
+    bogus = client.post("/connect/trust", data={**unpinned, "trust": "nope"}, headers=headers)
+    assert "not a SHA-256 fingerprint" in text_of(bogus)
+
+    pinned = custom_form(dovecot, smtp_server, PASSWORD, fingerprint=dovecot.fingerprint)
+    assert "Both logins work" in text_of(client.post("/connect/test", data=pinned, headers=headers))
+
+
 WIDER_THAN_SCREEN = """(width) => Array.from(document.querySelectorAll('body *'))
   .filter(e => e.getBoundingClientRect().right > width + 1)
   .filter(e => !e.closest('.table-wrap') && !e.closest('.nav'))
@@ -267,3 +308,49 @@ def test_wizard_browser(
     fits(phone)
     page.goto(f"{live_server.url}/help/providers/gmail")
     page.screenshot(path=str(screenshots / "help-gmail-laptop.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_wizard_trusts_a_certificate_browser(
+    app: FastAPI, live_server: Any, page: Any, phone: Any, alice: UserView, dovecot: Any,
+    smtp_server: Any, screenshots: Path,
+) -> None:  # fmt: skip
+    """No fingerprint typed: the test shows the certificate, one click pins it, the retest passes
+    (the button swaps the servers form back with the field filled in: no script of ours)."""
+
+    def connect(tab: Any, shot: str) -> None:
+        tab.goto(f"{live_server.url}/connect")
+        tab.fill("#address", USER)
+        tab.click("text=Find settings")
+        tab.wait_for_selector("text=We could not find settings for example.com")
+        tab.fill("#imap_host", "localhost")
+        tab.fill("#imap_port", str(dovecot.imaps_port))
+        tab.fill("#smtp_host", "localhost")
+        tab.fill("#smtp_port", str(smtp_server.ssl_port))
+        tab.fill("#password", PASSWORD)
+        tab.click("text=Test connection")
+        tab.wait_for_selector("text=The certificate the server presented")
+        shown = tab.inner_text("#result")
+        assert colon(dovecot.fingerprint) in shown
+        assert "mailmatch test CA" in shown
+        assert "--cert-fingerprint" not in shown
+        tab.screenshot(path=str(screenshots / f"wizard-certificate-{shot}.png"), full_page=True)
+        tab.click("button:has-text('Trust this certificate')")
+        tab.wait_for_selector("text=The certificate's fingerprint is now in")
+        assert tab.input_value("#fingerprint") == dovecot.fingerprint
+        assert tab.input_value("#password") == PASSWORD  # still typed: not sent back
+        tab.screenshot(path=str(screenshots / f"wizard-trusted-{shot}.png"), full_page=True)
+        tab.click("text=Test connection")
+        tab.wait_for_selector("text=Both logins work")
+        assert tab.locator("#result .checks li.fail").count() == 0
+
+    browser_sign_in(page, live_server.url, alice.email)
+    connect(page, "laptop")
+    page.click("text=Save account")
+    page.wait_for_selector(f"text={USER} is connected")
+    page.goto(f"{live_server.url}/accounts")
+    assert dovecot.fingerprint in page.inner_text("main")  # the pinned certificate
+
+    browser_sign_in(phone, live_server.url, alice.email)
+    connect(phone, "phone")
+    fits(phone)
