@@ -19,12 +19,12 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from mailmatch.providers.models import Protocol, Security, Server
+
+if TYPE_CHECKING:  # cryptography's x509 costs ~70 ms to import: only a failed TLS check needs it
+    from cryptography import x509
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class PeerCertificate:
 
 
 def _common_name(name: x509.Name) -> str | None:
+    from cryptography.x509.oid import NameOID
+
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not attrs:
         return name.rfc4514_string() or None
@@ -77,6 +79,7 @@ def _common_name(name: x509.Name) -> str | None:
 
 
 def _names(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -88,6 +91,8 @@ def _names(cert: x509.Certificate) -> tuple[str, ...]:
 
 def describe(der: bytes) -> PeerCertificate:
     """Fingerprint, names and dates of a DER certificate (nothing here is verified)."""
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     return PeerCertificate(
         fingerprint=hashlib.sha256(der).hexdigest(),
