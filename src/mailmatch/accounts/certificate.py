@@ -80,6 +80,7 @@ def _common_name(name: x509.Name) -> str | None:
 
 def _names(cert: x509.Certificate) -> tuple[str, ...]:
     from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
