@@ -16,7 +16,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, Select, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
@@ -86,6 +86,23 @@ class NewSession:
     cookie: str
     csrf_token: str
     expires_at: datetime
+
+
+# The user and workspace columns a token or session lookup joins in (labelled: the token's
+# own ``id`` must not be shadowed).
+_USER_COLUMNS = (
+    User.id.label("user_id"),
+    User.email.label("user_email"),
+    User.workspace_id.label("user_workspace_id"),
+    Workspace.name.label("user_workspace"),
+    User.is_admin.label("user_is_admin"),
+)
+
+
+def _user_of(row: Row[Any]) -> UserView:
+    return UserView(
+        row.user_id, row.user_email, row.user_workspace_id, row.user_workspace, row.user_is_admin
+    )
 
 
 class UserService:
@@ -226,7 +243,7 @@ class UserService:
     def user_for_token(self, token: str) -> UserView | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
-        row = self._by_secret(ApiToken, token, ApiToken.id, ApiToken.user_id, ApiToken.last_used_at)
+        row = self._by_secret(ApiToken, token, ApiToken.id, ApiToken.last_used_at)
         if row is None:
             return None
         last = aware(row.last_used_at)
@@ -237,20 +254,24 @@ class UserService:
                 token_row = session.get(ApiToken, row.id)
                 if token_row is not None:
                     token_row.last_used_at = now()
-        return self._user_by_id(row.user_id)
+        return _user_of(row)
 
     def _by_secret(
         self, table: type[ApiToken | WebSession], secret: str, *columns: InstrumentedAttribute[Any]
     ) -> Row[Any] | None:
         """``columns`` of the API token or browser session whose secret this is, looked up by
-        its hash (the secret itself is never stored)."""
-        with self.db.read() as conn:
-            return conn.execute(select(*columns).where(table.token_hash == digest(secret))).first()
+        its hash (the secret itself is never stored), with its user and workspace.
 
-    def _user_by_id(self, user_id: int) -> UserView | None:
-        with self.db.session() as session:
-            user = session.get(User, user_id)
-            return self._view(session, user) if user is not None else None
+        Every request comes through here: one read, which on SQLite never waits for the
+        write lock an import holds while it stores a batch."""
+        query: Select[Any] = select(*columns, *_USER_COLUMNS)
+        with self.db.read() as conn:
+            return conn.execute(
+                query.select_from(table)
+                .join(User, User.id == table.user_id)
+                .join(Workspace, Workspace.id == User.workspace_id)
+                .where(table.token_hash == digest(secret))
+            ).first()
 
     # -- browser sessions ---------------------------------------------------------------
 
@@ -268,15 +289,13 @@ class UserService:
         return NewSession(cookie, csrf, expires)
 
     def session_for(self, cookie: str) -> SessionInfo | None:
-        columns = (WebSession.user_id, WebSession.csrf_token, WebSession.expires_at)
-        row = self._by_secret(WebSession, cookie, *columns)
+        row = self._by_secret(WebSession, cookie, WebSession.csrf_token, WebSession.expires_at)
         if row is None:
             return None
         expires = aware(row.expires_at)
         if expires is None or expires < now():
             return None
-        user = self._user_by_id(row.user_id)
-        return SessionInfo(user, row.csrf_token) if user is not None else None
+        return SessionInfo(_user_of(row), row.csrf_token)
 
     def end_session(self, cookie: str) -> None:
         with self.db.session() as session:
