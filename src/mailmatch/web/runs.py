@@ -30,22 +30,20 @@ class LiveRun:
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
-    @property
-    def done(self) -> int:
-        return sum(d for d, _ in self.folders.values())
-
-    @property
-    def total(self) -> int:
-        return sum(t for _, t in self.folders.values())
+    def progress(self) -> list[tuple[str, int, int]]:
+        """A snapshot: the run's thread adds folders while a request reads them (``list()``
+        copies the items in one step under the GIL; iterating the live dict could raise)."""
+        return [(f, d, t) for f, (d, t) in list(self.folders.items())]
 
     def to_json(self) -> dict[str, Any]:
+        folders = self.progress()
         return {
             "import": self.name,
             "running": not self.finished,
             "seconds": round(time.monotonic() - self.started, 1),
-            "folders": [{"folder": f, "done": d, "total": t} for f, (d, t) in self.folders.items()],
-            "done": self.done,
-            "total": self.total,
+            "folders": [{"folder": f, "done": d, "total": t} for f, d, t in folders],
+            "done": sum(d for _, d, _ in folders),
+            "total": sum(t for _, _, t in folders),
             "result": self.result,
             "error": self.error,
         }
