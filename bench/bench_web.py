@@ -37,7 +37,6 @@ import hashlib
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ for path in (str(HERE), str(REPO), str(REPO / "src")):
 
 import httpx  # noqa: E402
 from bench_import import DEFAULT_CORPUS, load_corpus, with_message_id  # noqa: E402
+from tests.servers.tcp import free_port  # noqa: E402  (bench_import put the repo on sys.path)
 
 TARGET_MS = 100.0
 PASSWORD = "bench-pass-word-123"
@@ -146,12 +146,6 @@ def fill(
         links = conn.execute(select(func.count()).select_from(MessageLink)).scalar_one()
     db.engine.dispose()
     return int(stored), int(links)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:

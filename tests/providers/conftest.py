@@ -38,13 +38,6 @@ ISPDB_SNAPSHOT = SHARED / "reference" / "providers" / "ispdb"
 _POLL = {"poll_interval": 0.05}  # servers notice shutdown() quickly: fast teardown
 
 
-def free_port() -> int:
-    """A port that nothing listens on (bound, then released) for "connection refused" tests."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- DNS ----------------------------------------------------------------------------------
 
 

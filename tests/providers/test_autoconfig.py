@@ -24,7 +24,8 @@ from mailmatch.providers.autoconfig import (
 )
 from mailmatch.providers.dns import make_resolver
 from mailmatch.providers.models import Security, Server, UsernameForm
-from tests.providers.conftest import ISPDB_SNAPSHOT, LocalDns, LocalHttp, free_port
+from tests.providers.conftest import ISPDB_SNAPSHOT, LocalDns, LocalHttp
+from tests.servers.tcp import free_port
 
 CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
 <clientConfig version="1.1">

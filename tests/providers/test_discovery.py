@@ -23,8 +23,9 @@ from mailmatch.providers.discovery import (
 )
 from mailmatch.providers.discovery_models import Source
 from mailmatch.providers.models import Security, Server, UsernameForm
-from tests.providers.conftest import LocalDns, LocalHttp, MailServers, free_port
+from tests.providers.conftest import LocalDns, LocalHttp, MailServers
 from tests.providers.test_autoconfig import CONFIG
+from tests.servers.tcp import free_port
 
 MakeSettings = Callable[..., Settings]
 

@@ -17,7 +17,8 @@ from mailmatch.providers.dns import (
     resolve_mx,
     resolve_srv,
 )
-from tests.providers.conftest import LocalDns, free_port
+from tests.providers.conftest import LocalDns
+from tests.servers.tcp import free_port
 
 
 def test_srv_records_come_best_first_and_dot_means_not_offered(

@@ -13,7 +13,8 @@ from mailmatch.config import Settings
 from mailmatch.providers.dns import make_resolver
 from mailmatch.providers.guess import GuessPorts, imap_candidates, probe, smtp_candidates
 from mailmatch.providers.models import Protocol, Security, Server
-from tests.providers.conftest import Greeter, LocalDns, free_port
+from tests.providers.conftest import Greeter, LocalDns
+from tests.servers.tcp import free_port
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from fastapi.testclient import TestClient
 from mailmatch.config import Settings, load_settings
 from mailmatch.users.service import UserService, UserView
 from mailmatch.web.app import create_app
+from tests.servers.tcp import free_port
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = os.environ.get("MAILMATCH_CHROMIUM", "/usr/bin/chromium")
@@ -103,12 +103,6 @@ def bearer(app: FastAPI, user: UserView) -> dict[str, str]:
 
 
 # -- a live server and a browser --------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LiveServer:

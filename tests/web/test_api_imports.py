@@ -25,7 +25,8 @@ from mailmatch.store.models import Alert, Import
 from mailmatch.sync.lease import Lease
 from mailmatch.users.service import UserView
 from mailmatch.web.state import AppState
-from tests.web.conftest import bearer, free_port, sign_in
+from tests.servers.tcp import free_port
+from tests.web.conftest import bearer, sign_in
 
 API = "/api/v1"
 
