@@ -209,7 +209,7 @@ class AccountService:
         )
 
     def list(self) -> list[AccountView]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             rows = session.scalars(
                 select(Account)
                 .where(Account.workspace_id == self.workspace_id)
@@ -218,7 +218,7 @@ class AccountService:
             return [self._view(r) for r in rows]
 
     def get(self, name: str) -> AccountView:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return self._view(self._row(session, name))
 
     def _row(self, session: Any, name: str) -> Account:
@@ -233,7 +233,7 @@ class AccountService:
 
     def password(self, name: str) -> str:
         """The decrypted password, for the importer. Never for display."""
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return self.vault.decrypt(self._row(session, name).secret)
 
     # -- discovery and testing ------------------------------------------------------------

@@ -105,14 +105,14 @@ class ImportService:
             return self._view(session, row)
 
     def list(self) -> list[ImportView]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             rows = session.scalars(
                 select(Import).where(Import.workspace_id == self.workspace_id).order_by(Import.name)
             ).all()
             return [self._view(session, r) for r in rows]
 
     def get(self, name: str) -> ImportView:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return self._view(session, import_row(session, name, self.workspace_id))
 
     def update(

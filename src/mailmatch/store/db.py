@@ -114,6 +114,14 @@ class Database:
         return self.engine.connect().execution_options(mailmatch_read=True)
 
     @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """An ORM unit of work for reading only, on a ``read()`` connection: on SQLite it never
+        queues behind an import holding the write lock (``session()`` takes it up front).
+        Anything it would write is rolled back."""
+        with self.read() as conn, Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises."""
         with self._sessions() as session, session.begin():
