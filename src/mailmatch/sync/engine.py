@@ -30,6 +30,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Connection, Table, delete, select, update
 
 from mailmatch.errors import MailmatchError
+from mailmatch.imap.bodies import fetch_bodies
 from mailmatch.ingest.pool import ParsePool, Prepared
 from mailmatch.store.db import lock_store
 from mailmatch.store.messages import (
@@ -43,7 +44,6 @@ from mailmatch.store.messages import (
 from mailmatch.store.models import FolderState, utcnow
 
 STATES: Table = FolderState.__table__  # type: ignore[assignment]
-BODY = b"BODY[]"
 #: Most bytes of mail (by RFC822.SIZE) in one fetch batch: the pipeline holds about three
 #: batches at once (fetching, parsing, storing), so a folder of large attachments must not make
 #: a 500-message batch hold gigabytes.
@@ -284,11 +284,10 @@ class FolderSync:
         return sizes
 
     def _fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
-        response = _server_call(self.client.fetch, uids, [b"BODY.PEEK[]"])
+        response = _server_call(fetch_bodies, self.client, uids)
         raws, absent = [], []
         for uid in uids:
-            data = response.get(uid)
-            raw = data.get(BODY) if data else None
+            raw = response.get(uid)
             if raw is None:
                 absent.append(uid)
             else:
