@@ -16,7 +16,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mailmatch.cli import JsonOpt, _emit, _run, _service, _settings, _workspace, app, err, out
+from mailmatch.cli import (
+    JsonOpt,
+    _emit,
+    _run,
+    _service,
+    _settings,
+    _workspace,
+    app,
+    err,
+    exit_fast,
+    out,
+)
 from mailmatch.config import Settings
 
 imports_app = typer.Typer(no_args_is_help=True, help="Named imports of a mailbox's folders.")
@@ -97,7 +108,8 @@ def imports_run(name: str, as_json: JsonOpt = False) -> None:
         from mailmatch.render_mail import print_run
 
         print_run(out, result)
-    raise typer.Exit(0 if result.state == "ok" and not result.errors else 1)
+    runner.db.engine.dispose()  # the store is closed (and SQLite's WAL checkpointed) before exit
+    exit_fast(0 if result.state == "ok" and not result.errors else 1)
 
 
 @imports_app.command("list")

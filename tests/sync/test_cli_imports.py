@@ -34,10 +34,15 @@ def test_create_run_list_show_search_and_raw(mailbox: Any) -> None:
                            "--folders", "INBOX", "--every", "20m", "--json"))  # fmt: skip
     assert created["every"] == "20m" and created["folders"] == ["INBOX"]
 
+    box.accounts.db.engine.dispose()  # the run's process is then the store's only user
     run = ok(mailmatch(box.home, "imports", "run", "inbox", "--json"))
     assert set(run) >= {"import", "folders", "new", "skipped_duplicates", "defective", "errors",
                         "seconds"}  # fmt: skip
     assert run["import"] == "inbox" and run["new"] == 2 and run["errors"] == []
+    # The run ends its process without the interpreter's teardown, but only after closing the
+    # store: as its last user it checkpointed SQLite's WAL into the database file.
+    wal = box.home / "mailmatch.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
 
     listed = ok(mailmatch(box.home, "imports", "list", "--json"))
     assert [(i["name"], i["state"]) for i in listed] == [("inbox", "ok")]
