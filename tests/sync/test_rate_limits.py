@@ -2,7 +2,7 @@
 
 Dovecot does not throttle, so the provider's exact words (Yahoo's "[UNAVAILABLE] UID FETCH
 Service is temporarily not available") are replayed on top of a real Dovecot session: the
-first FETCH is answered with them, the rest goes to the server.
+engine's first body FETCHes are answered with them, the rest goes to the server.
 """
 
 from __future__ import annotations
@@ -12,36 +12,26 @@ from typing import Any
 import pytest
 from imapclient.exceptions import IMAPClientError
 
+from mailmatch.imap.bodies import fetch_bodies
 from mailmatch.imports.service import ImportService
+from mailmatch.sync import engine
 from mailmatch.sync.runner import ImportRunner
 from tests.sync.conftest import Mailbox, message
 
 YAHOO_THROTTLE = "fetch failed: [UNAVAILABLE] UID FETCH Service is temporarily not available"
 
 
-class Throttling:
-    """A real IMAPClient whose first ``times`` FETCH commands get the provider's refusal."""
-
-    def __init__(self, client: Any, times: int) -> None:
-        self._client, self.times = client, times
-
-    def fetch(self, *args: Any, **kw: Any) -> Any:
-        if self.times > 0:
-            self.times -= 1
-            raise IMAPClientError(YAHOO_THROTTLE)
-        return self._client.fetch(*args, **kw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
 def throttled(monkeypatch: pytest.MonkeyPatch, times: int) -> None:
-    real = ImportRunner._connect
-    monkeypatch.setattr(
-        ImportRunner,
-        "_connect",
-        lambda self, name, worked: Throttling(real(self, name, worked), times),
-    )
+    """The first ``times`` body FETCHes of the engine get the provider's refusal."""
+    left = [times]
+
+    def fetch(client: Any, uids: list[int]) -> dict[int, bytes]:
+        if left[0] > 0:
+            left[0] -= 1
+            raise IMAPClientError(YAHOO_THROTTLE)
+        return fetch_bodies(client, uids)
+
+    monkeypatch.setattr(engine, "fetch_bodies", fetch)
 
 
 def test_a_throttled_fetch_waits_and_continues(
@@ -76,21 +66,18 @@ def test_a_server_that_keeps_throttling_marks_the_import_rate_limited(
     assert view.last_error is not None and "[UNAVAILABLE]" in view.last_error["server_text"]
 
 
-class Forgetful:
-    """A real IMAPClient whose first FETCH answer silently leaves one message out."""
+def forgetful(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's first body FETCH answer silently leaves one message out."""
+    dropped = [False]
 
-    def __init__(self, client: Any) -> None:
-        self._client, self.dropped = client, False
-
-    def fetch(self, uids: Any, items: Any) -> Any:
-        answer = self._client.fetch(uids, items)
-        if not self.dropped and len(answer) > 1:
-            self.dropped = True
+    def fetch(client: Any, uids: list[int]) -> dict[int, bytes]:
+        answer = fetch_bodies(client, uids)
+        if not dropped[0] and len(answer) > 1:
+            dropped[0] = True
             answer.pop(sorted(answer)[1])
         return answer
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+    monkeypatch.setattr(engine, "fetch_bodies", fetch)
 
 
 def test_a_message_the_server_left_out_is_fetched_on_the_next_run(
@@ -100,14 +87,11 @@ def test_a_message_the_server_left_out_is_fetched_on_the_next_run(
     for n in range(6):
         box.deliver(message(n))
     ImportService(box.accounts.db).create("imp", "acct", ["INBOX"], None)
-    real = ImportRunner._connect
-    monkeypatch.setattr(
-        ImportRunner, "_connect", lambda self, name, worked: Forgetful(real(self, name, worked))
-    )
+    forgetful(monkeypatch)
 
     first = ImportRunner(box.accounts).run("imp")
     assert first.new == 5 and first.folders[0].unfetched
 
-    monkeypatch.setattr(ImportRunner, "_connect", real)
+    monkeypatch.setattr(engine, "fetch_bodies", fetch_bodies)
     second = ImportRunner(box.accounts).run("imp")
     assert second.new == 1
