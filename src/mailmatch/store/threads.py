@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
-from sqlalchemy.dialects import sqlite
 
 from mailmatch.ingest.models import ParsedMessage
 from mailmatch.ingest.threading import normalize_subject, participants_key, thread_ids
@@ -75,6 +74,7 @@ def assign_threads(
                 )
             ).all()
         )
+    known = dict(links)
     keys = [(normalize_subject(p.subject)[:500], participants_key(p)) for p in messages]
     by_subject: dict[tuple[str, str], int] = {}
     subjects = sorted({s for s, _ in keys if s})
@@ -142,28 +142,50 @@ def assign_threads(
         counts[into] = counts.get(into, 0) + int(moved or 0)
         conn.execute(update(THREADS).where(THREADS.c.id == old).values(message_count=0))
 
-    link_rows = [
-        {"workspace_id": workspace_id, "message_id": m, "thread_id": resolve(t)}
-        for m, t in links.items()
-    ]
-    if link_rows:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql
+    # Only links that are new or now point elsewhere are written: on a re-import or a
+    # reply to a known thread most of the batch's Message-IDs are already linked.
+    changed = [(m, resolve(t)) for m, t in links.items() if known.get(m) != resolve(t)]
+    _write_links(conn, workspace_id, changed)
+    _add_counts(conn, counts)
+    return result
 
-            insert: Any = postgresql.insert(LINKS)
-        else:
-            insert = sqlite.insert(LINKS)
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["workspace_id", "message_id"],
-                set_={"thread_id": insert.excluded.thread_id},
-            ),
-            link_rows,
+
+def _write_links(conn: Connection, workspace_id: int, links: list[tuple[str, int]]) -> None:
+    """Upsert (Message-ID, thread) links: as tuples straight to SQLite, else through Core."""
+    if not links:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "INSERT INTO thread_links (workspace_id, message_id, thread_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (workspace_id, message_id) DO UPDATE SET thread_id = excluded.thread_id",
+            [(workspace_id, m, t) for m, t in links],
         )
+        return
+    from sqlalchemy.dialects import postgresql
+
+    insert = postgresql.insert(LINKS)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["workspace_id", "message_id"],
+            set_={"thread_id": insert.excluded.thread_id},
+        ),
+        [{"workspace_id": workspace_id, "message_id": m, "thread_id": t} for m, t in links],
+    )
+
+
+def _add_counts(conn: Connection, counts: dict[int, int]) -> None:
+    """Add each batch's new messages to their threads' counts."""
+    if not counts:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "UPDATE threads SET message_count = message_count + ? WHERE id = ?",
+            [(n, t) for t, n in counts.items()],
+        )
+        return
     conn.execute(
         update(THREADS)
         .where(THREADS.c.id == bindparam("tid"))
         .values(message_count=THREADS.c.message_count + bindparam("n")),
         [{"tid": t, "n": n} for t, n in counts.items()],
     )
-    return result
