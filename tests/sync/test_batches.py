@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailmatch.store.messages import MessageStore
-from mailmatch.sync.engine import RAMP, FolderSync, plan_batches, small_limit
+from mailmatch.sync.engine import RAMP, FolderSync, plan_batches, shared_byte_cap, small_limit
 from tests.sync.conftest import Mailbox, digests, message, stored
 
 
@@ -69,3 +69,10 @@ def test_a_folder_of_large_messages_is_fetched_in_byte_capped_batches(mailbox: A
     for batch in requested:
         assert sum(size_of[u] for u in batch) <= 150_000
     assert stored(box) == digests(box.server_messages())
+
+
+def test_more_parse_workers_make_smaller_batches_not_more_memory() -> None:
+    mib = 1024 * 1024
+    assert shared_byte_cap(32 * mib, ahead=1) == 32 * mib  # parsing in-process
+    assert shared_byte_cap(32 * mib, ahead=2) == 32 * mib  # one worker: three batches at most
+    assert shared_byte_cap(32 * mib, ahead=5) == 16 * mib  # four workers: six batches share

@@ -42,7 +42,9 @@ class ParsePool:
         self.cap = cap
         count = default_workers() if workers is None else workers
         self._executor: ProcessPoolExecutor | None = None
+        self.workers = 0  # processes parsing; 0: batches are parsed in the calling thread
         if count > 0 and expected >= MIN_MESSAGES_FOR_WORKERS:
+            self.workers = count
             context = multiprocessing.get_context("fork")
             self._executor = ProcessPoolExecutor(count, mp_context=context)
             self._executor.submit(int).result()  # fork now, before any thread is started

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,16 +45,20 @@ from mailmatch.store.messages import (
 from mailmatch.store.models import FolderState, utcnow
 
 STATES: Table = FolderState.__table__  # type: ignore[assignment]
-#: Most bytes of mail (by RFC822.SIZE) in one fetch batch: the pipeline holds about three
-#: batches at once (fetching, parsing, storing), so a folder of large attachments must not make
-#: a 500-message batch hold gigabytes.
+#: Most bytes of mail (by RFC822.SIZE) in one fetch batch, while the pipeline holds at most
+#: ``IN_MEMORY`` batches at once (fetched, parsing, storing): a folder of large attachments
+#: must not make a 500-message batch hold gigabytes. With more parse workers (more batches
+#: ahead) each batch gets a smaller share.
 BATCH_BYTES = 32 * 1024 * 1024
+IN_MEMORY = 3
 #: The first batch holds ``batch_size // RAMP`` messages and each next one twice as many, up to
 #: ``batch_size``: the store (the slowest stage) starts once the first batch is fetched and
 #: parsed, so a small first batch starts it sooner (~0.3 s on the 6,046-message corpus).
 RAMP = 8
 RATE_LIMIT = re.compile(r"\[(LIMIT|UNAVAILABLE|THROTTLED|OVERQUOTA|INUSE)\]|too many", re.I)
 Progress = Callable[[str, int, int], None]
+#: A fetched batch: its UIDs, the (uid, raw bytes) the server sent, and their parse to come.
+_Fetched = tuple[list[int], list[tuple[int, bytes]], "Future[list[Prepared]]"]
 
 
 class RateLimited(Exception):
@@ -219,52 +224,53 @@ class FolderSync:
     ) -> None:
         """Fetch, parse and store ``todo`` in batches, as a pipeline.
 
-        While batch *n* is parsed by worker processes, batch *n-1* is stored and batch *n+1*
+        While the oldest batch is stored, the next ones are parsed by worker processes and
         fetched, so the slow steps overlap. Batches are still committed strictly in UID order,
         each with its checkpoint.
         """
         total = len(todo)
         if self.progress:
             self.progress(folder, 0, total)
-        batches = (
-            plan_batches(todo, self.batch_size, self.batch_bytes, self._large_sizes(todo))
-            if todo
-            else []
-        )
-        pending: tuple[list[int], list[tuple[int, bytes]], Future[list[Prepared]]] | None = None
         done = 0
         with (
             _quiet_gc(),
             ParsePool(total, self.store.attachment_cap) as pool,
             ThreadPoolExecutor(1) as io,
         ):
-            # The next batch is fetched in the background while this one is stored: the
-            # connection is used by that one thread only until the loop ends.
-            fetching = io.submit(self._fetch, batches[0]) if batches else None
-            for index, uids in enumerate(batches):
-                assert fetching is not None
-                raws = fetching.result()
-                if index + 1 < len(batches):
-                    fetching = io.submit(self._fetch, batches[index + 1])
-                future = pool.submit([raw for _uid, raw in raws])
-                if pending is not None:
-                    done += self._store(folder, uidvalidity, *pending, result)
+            # Batches are fetched, then handed to the parse pool, by one background thread (the
+            # connection is used by that thread only until the loop ends), as far ahead of the
+            # store as there are workers to parse them: each worker has a batch to parse while
+            # this thread stores the oldest one.
+            ahead = pool.workers + 1
+            byte_cap = shared_byte_cap(self.batch_bytes, ahead)
+            sizes = self._large_sizes(todo, byte_cap) if todo else {}
+            batches = plan_batches(todo, self.batch_size, byte_cap, sizes) if todo else []
+
+            def fetch_and_parse(uids: list[int]) -> _Fetched:
+                raws = self._fetch(uids)
+                return uids, raws, pool.submit([raw for _uid, raw in raws])
+
+            queue = deque(io.submit(fetch_and_parse, uids) for uids in batches[:ahead])
+            try:
+                for index in range(len(batches)):
+                    uids, raws, parsed = queue.popleft().result()
+                    if index + ahead < len(batches):
+                        queue.append(io.submit(fetch_and_parse, batches[index + ahead]))
+                    done += self._store(folder, uidvalidity, uids, raws, parsed, result)
                     if self.progress:
                         self.progress(folder, done, total)
-                pending = (uids, raws, future)
-            if pending is not None:
-                done += self._store(folder, uidvalidity, *pending, result)
-                if self.progress:
-                    self.progress(folder, done, total)
+            finally:
+                for waiting in queue:
+                    waiting.cancel()
 
-    def _large_sizes(self, todo: list[int]) -> dict[int, int]:
+    def _large_sizes(self, todo: list[int], batch_bytes: int) -> dict[int, int]:
         """RFC822.SIZE of the messages in ``todo`` larger than ``small_limit``.
 
         Asking the size of every message costs a FETCH answer per message (0.12 s for 6,046);
         a SEARCH LARGER finds the few that matter in one short answer, and the rest are known
         to be at most ``small_limit`` bytes each.
         """
-        limit = small_limit(self.batch_size, self.batch_bytes)
+        limit = small_limit(self.batch_size, batch_bytes)
         wanted = set(todo)
         try:
             found = _server_call(
@@ -467,6 +473,15 @@ def _quiet_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def shared_byte_cap(batch_bytes: int, ahead: int) -> int:
+    """The byte cap of one batch when ``ahead`` batches are fetched ahead of the one stored.
+
+    The batches in memory at once share ``IN_MEMORY * batch_bytes``: more parse workers
+    (more batches ahead) make batches smaller, not the import's memory larger.
+    """
+    return batch_bytes * IN_MEMORY // max(IN_MEMORY, ahead + 1)
 
 
 def small_limit(batch_size: int, batch_bytes: int) -> int:
