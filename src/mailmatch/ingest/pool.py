@@ -1,4 +1,4 @@
-"""Parse (and compress) batches of messages in worker processes while the importer stores.
+"""Parse batches of messages in worker processes while the importer stores.
 
 Parsing is pure CPU work in Python (about 0.3 ms a message), so on a machine with more than one
 core it runs beside the IMAP fetch and the database writes instead of between them. Small jobs
@@ -17,17 +17,12 @@ from types import TracebackType
 
 from mailmatch.ingest.models import ParsedMessage
 from mailmatch.ingest.parse import parse_message
-from mailmatch.store.blobs import pack
 
 MIN_MESSAGES_FOR_WORKERS = 300
 
 
-Prepared = tuple[ParsedMessage, tuple[str, bytes]]  # the parse and the compressed raw bytes
-
-
-def _prepare_all(raws: list[bytes], cap: int) -> list[Prepared]:
-    """Parse and compress: both are CPU work that does not need the database."""
-    return [(parse_message(raw, max_attachment_bytes=cap), pack(raw)) for raw in raws]
+def _parse_all(raws: list[bytes], cap: int) -> list[ParsedMessage]:
+    return [parse_message(raw, max_attachment_bytes=cap) for raw in raws]
 
 
 def default_workers() -> int:
@@ -36,7 +31,7 @@ def default_workers() -> int:
 
 
 class ParsePool:
-    """``submit(raws)`` returns a future of (parsed message, packed blob) pairs, in order."""
+    """``submit(raws)`` returns a future of the parsed messages, in order."""
 
     def __init__(self, expected: int, cap: int, workers: int | None = None) -> None:
         self.cap = cap
@@ -49,11 +44,11 @@ class ParsePool:
             self._executor = ProcessPoolExecutor(count, mp_context=context)
             self._executor.submit(int).result()  # fork now, before any thread is started
 
-    def submit(self, raws: list[bytes]) -> Future[list[Prepared]]:
+    def submit(self, raws: list[bytes]) -> Future[list[ParsedMessage]]:
         if self._executor is not None:
-            return self._executor.submit(_prepare_all, raws, self.cap)
-        future: Future[list[Prepared]] = Future()
-        future.set_result(_prepare_all(raws, self.cap))
+            return self._executor.submit(_parse_all, raws, self.cap)
+        future: Future[list[ParsedMessage]] = Future()
+        future.set_result(_parse_all(raws, self.cap))
         return future
 
     def close(self) -> None:

@@ -32,7 +32,9 @@ from sqlalchemy import Connection, Table, delete, select, update
 
 from mailmatch.errors import MailmatchError
 from mailmatch.imap.bodies import fetch_bodies
-from mailmatch.ingest.pool import ParsePool, Prepared
+from mailmatch.ingest.models import ParsedMessage
+from mailmatch.ingest.pool import ParsePool
+from mailmatch.store.blobs import pack
 from mailmatch.store.db import lock_store
 from mailmatch.store.messages import (
     LOCATIONS,
@@ -57,8 +59,18 @@ IN_MEMORY = 3
 RAMP = 8
 RATE_LIMIT = re.compile(r"\[(LIMIT|UNAVAILABLE|THROTTLED|OVERQUOTA|INUSE)\]|too many", re.I)
 Progress = Callable[[str, int, int], None]
-#: A fetched batch: its UIDs, the (uid, raw bytes) the server sent, and their parse to come.
-_Fetched = tuple[list[int], list[tuple[int, bytes]], "Future[list[Prepared]]"]
+
+
+@dataclass
+class _Batch:
+    """One fetched batch on its way to the store."""
+
+    uids: list[int]  # asked for
+    raws: list[tuple[int, bytes]]  # (uid, bytes) the server sent
+    # Compressed in the fetching thread, not by the parse workers: zstandard releases the
+    # GIL while it works, and the main process waits for the parse anyway.
+    packed: list[tuple[str, bytes]]
+    parsed: Future[list[ParsedMessage]]
 
 
 class RateLimited(Exception):
@@ -246,17 +258,18 @@ class FolderSync:
             sizes = self._large_sizes(todo, byte_cap) if todo else {}
             batches = plan_batches(todo, self.batch_size, byte_cap, sizes) if todo else []
 
-            def fetch_and_parse(uids: list[int]) -> _Fetched:
+            def fetch_and_parse(uids: list[int]) -> _Batch:
                 raws = self._fetch(uids)
-                return uids, raws, pool.submit([raw for _uid, raw in raws])
+                parsed = pool.submit([raw for _uid, raw in raws])
+                return _Batch(uids, raws, [pack(raw) for _uid, raw in raws], parsed)
 
             queue = deque(io.submit(fetch_and_parse, uids) for uids in batches[:ahead])
             try:
                 for index in range(len(batches)):
-                    uids, raws, parsed = queue.popleft().result()
+                    batch = queue.popleft().result()
                     if index + ahead < len(batches):
                         queue.append(io.submit(fetch_and_parse, batches[index + ahead]))
-                    done += self._store(folder, uidvalidity, uids, raws, parsed, result)
+                    done += self._store(folder, uidvalidity, batch, result)
                     if self.progress:
                         self.progress(folder, done, total)
             finally:
@@ -303,17 +316,9 @@ class FolderSync:
             self.unfetched.update(u for u in still_there if u in absent)
         return raws
 
-    def _store(
-        self,
-        folder: str,
-        uidvalidity: int,
-        uids: list[int],
-        raws: list[tuple[int, bytes]],
-        prepared: Future[list[Prepared]],
-        result: FolderResult,
-    ) -> int:
+    def _store(self, folder: str, uidvalidity: int, batch: _Batch, result: FolderResult) -> int:
         try:
-            ready = prepared.result()
+            parsed = batch.parsed.result()
         except BrokenProcessPool:
             raise MailmatchError(
                 "a parsing worker process died (killed, or out of memory); nothing after the "
@@ -321,10 +326,10 @@ class FolderSync:
                 advice=["run the import again; lower MAILMATCH_FETCH_BATCH if memory is short"],
             ) from None
         items = [
-            Incoming(raw, parsed, LocationKey(self.account_id, folder, uidvalidity, uid), packed)
-            for (uid, raw), (parsed, packed) in zip(raws, ready, strict=True)
+            Incoming(raw, message, LocationKey(self.account_id, folder, uidvalidity, uid), packed)
+            for (uid, raw), message, packed in zip(batch.raws, parsed, batch.packed, strict=True)
         ]
-        batch_max = max(uids)
+        batch_max = max(batch.uids)
         if self.unfetched:
             batch_max = min(batch_max, min(self.unfetched) - 1)
 
@@ -340,7 +345,7 @@ class FolderSync:
         result.defective += stored.defective
         if self.checkpoint:
             self.checkpoint()
-        return len(uids)
+        return len(batch.uids)
 
     def _remap(
         self, folder: str, uidvalidity: int, todo: list[int], result: FolderResult
