@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mailmatch.store.messages import MessageStore
-from mailmatch.sync.engine import RAMP, FolderSync, plan_batches, shared_byte_cap, small_limit
+from mailmatch.sync.batches import RAMP, plan_batches, shared_byte_cap, small_limit
+from mailmatch.sync.engine import FolderSync
 from tests.sync.conftest import Mailbox, digests, message, stored
 
 
