@@ -3,6 +3,7 @@ messages, none twice."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import signal
@@ -11,9 +12,11 @@ import sys
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from mailmatch.imports.service import ImportService
+from mailmatch.ingest import pool
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Message
 from tests.servers.proxy import CuttingProxy
@@ -65,6 +68,38 @@ def test_a_run_that_keeps_losing_its_connection_fails_and_the_next_run_finishes(
         assert stored(box) == digests(box.server_messages())
     finally:
         proxy.close()
+
+
+_PARSE_ALL = pool._parse_all
+
+
+def _dies_on_the_second_batch(raws: list[bytes], cap: int) -> Any:
+    """Parse like a worker, but end the worker process at its second batch."""
+    if multiprocessing.parent_process() is not None and len(raws) > 100:  # the first is 62
+        os._exit(9)  # as the kernel's OOM killer would end it: no goodbye
+    return _PARSE_ALL(raws, cap)
+
+
+@pytest.mark.skipif(pool.default_workers() == 0, reason="one CPU: batches parse in-process")
+def test_a_parse_worker_that_dies_is_a_clear_error_and_the_next_run_finishes(
+    mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box: Mailbox = mailbox()
+    fill(box, 400)  # enough for a worker process (pool.MIN_MESSAGES_FOR_WORKERS)
+    ImportService(box.accounts.db).create("imp", "acct", ["INBOX"], None)
+
+    monkeypatch.setattr(pool, "_parse_all", _dies_on_the_second_batch)  # forked into the worker
+    first = box.runner().run("imp").to_json()
+
+    assert first["state"] == "connect_error"
+    assert "parsing worker process died" in first["errors"][0]["message"]
+    kept = MessageStore(box.accounts.db).count()
+    assert kept == 62  # the batch stored before the worker died
+
+    monkeypatch.setattr(pool, "_parse_all", _PARSE_ALL)
+    second = box.runner().run("imp").to_json()
+    assert second["state"] == "ok" and second["new"] == 400 - kept
+    assert stored(box) == digests(box.server_messages())
 
 
 def test_the_process_killed_mid_run(mailbox: Any) -> None:

@@ -263,6 +263,12 @@ class FolderSync:
                     done += self._store(folder, uidvalidity, batch, result)
                     if self.progress:
                         self.progress(folder, done, total)
+            except BrokenProcessPool:  # seen by a submit (fetch thread) or by a result (here)
+                raise MailmatchError(
+                    "a parsing worker process died (killed, or out of memory); nothing after "
+                    "the last stored batch was lost",
+                    advice=["run the import again; lower MAILMATCH_FETCH_BATCH if memory is short"],
+                ) from None
             finally:
                 for waiting in queue:
                     waiting.cancel()
@@ -308,14 +314,7 @@ class FolderSync:
         return raws
 
     def _store(self, folder: str, uidvalidity: int, batch: _Batch, result: FolderResult) -> int:
-        try:
-            parsed = batch.parsed.result()
-        except BrokenProcessPool:
-            raise MailmatchError(
-                "a parsing worker process died (killed, or out of memory); nothing after the "
-                "last stored batch was lost",
-                advice=["run the import again; lower MAILMATCH_FETCH_BATCH if memory is short"],
-            ) from None
+        parsed = batch.parsed.result()
         items = [
             Incoming(raw, message, LocationKey(self.account_id, folder, uidvalidity, uid), packed)
             for (uid, raw), message, packed in zip(batch.raws, parsed, batch.packed, strict=True)
