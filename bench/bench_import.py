@@ -471,7 +471,11 @@ def bench_default(
 
     if profile is not None:
         env = prepare_home(home, dovecot, USER, PASSWORD)
-        cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "mailmatch"]
+        # Through ``app()``, not the console script's ``main()``: that ends the process with
+        # os._exit, before cProfile could write its file.
+        script = work / "mailmatch_app.py"
+        script.write_text("from mailmatch.cli import app\n\napp()\n")
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), str(script)]
         sample = run_timed([*cmd, "imports", "run", IMPORT_NAME, "--json"], env, work)
         print(
             f"cProfile of one full import written to {profile} "
