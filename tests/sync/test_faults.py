@@ -76,6 +76,7 @@ _PARSE_ALL = pool._parse_all
 def _dies_on_the_second_batch(raws: list[bytes], cap: int) -> Any:
     """Parse like a worker, but end the worker process at its second batch."""
     if multiprocessing.parent_process() is not None and len(raws) > 100:  # the first is 62
+        time.sleep(0.3)  # mid-parse: the first batch's result has reached the importer
         os._exit(9)  # as the kernel's OOM killer would end it: no goodbye
     return _PARSE_ALL(raws, cap)
 

@@ -7,12 +7,14 @@ against overhead per command and per commit.
 
 from __future__ import annotations
 
-#: Most bytes of mail (by RFC822.SIZE) in one fetch batch, while the pipeline holds at most
-#: ``IN_MEMORY`` batches at once (fetched, parsing, storing): a folder of large attachments
-#: must not make a 500-message batch hold gigabytes. With more parse workers (more batches
-#: ahead) each batch gets a smaller share.
+#: Most bytes of mail (by RFC822.SIZE) in one fetch batch when at most ``IN_MEMORY`` batches
+#: are held at once (fetched, parsing, storing): a folder of large attachments must not make a
+#: 500-message batch hold gigabytes. With more batches ahead (see ``shared_byte_cap``) each
+#: gets a smaller share of the same total.
 BATCH_BYTES = 32 * 1024 * 1024
 IN_MEMORY = 3
+#: Batches fetched ahead of the one being stored, beyond one per parse worker.
+LOOKAHEAD = 4
 #: The first batch holds ``batch_size // RAMP`` messages and each next one twice as many, up to
 #: ``batch_size``: the store (the slowest stage) starts once the first batch is fetched and
 #: parsed, so a small first batch starts it sooner (~0.3 s on the 6,046-message corpus).

@@ -45,7 +45,13 @@ from mailmatch.store.messages import (
     insert_ignore,
 )
 from mailmatch.store.models import FolderState, utcnow
-from mailmatch.sync.batches import BATCH_BYTES, plan_batches, shared_byte_cap, small_limit
+from mailmatch.sync.batches import (
+    BATCH_BYTES,
+    LOOKAHEAD,
+    plan_batches,
+    shared_byte_cap,
+    small_limit,
+)
 
 STATES: Table = FolderState.__table__  # type: ignore[assignment]
 RATE_LIMIT = re.compile(r"\[(LIMIT|UNAVAILABLE|THROTTLED|OVERQUOTA|INUSE)\]|too many", re.I)
@@ -241,10 +247,13 @@ class FolderSync:
             ThreadPoolExecutor(1) as io,
         ):
             # Batches are fetched, then handed to the parse pool, by one background thread (the
-            # connection is used by that thread only until the loop ends), as far ahead of the
-            # store as there are workers to parse them: each worker has a batch to parse while
-            # this thread stores the oldest one.
-            ahead = pool.workers + 1
+            # connection is used by that thread only until the loop ends), ahead of the store:
+            # each worker has a batch to parse while this thread stores the oldest one, and a
+            # few more wait, so that parsing can get ahead where storing is the slower stage
+            # (ham: many small messages) and the store can catch up where parsing is (spam:
+            # HTML). Two batches ahead -> five made the corpus import 0.26 s faster (mean of
+            # six paired runs); seven did not help further.
+            ahead = pool.workers + LOOKAHEAD
             byte_cap = shared_byte_cap(self.batch_bytes, ahead)
             sizes = self._large_sizes(todo, byte_cap) if todo else {}
             batches = plan_batches(todo, self.batch_size, byte_cap, sizes) if todo else []
