@@ -1,11 +1,12 @@
 """``UID FETCH uids (BODY.PEEK[])``, read without imapclient's general response parser.
 
-A full import spends most of its IMAP time in that parser: imapclient tokenises every FETCH
-answer in Python, character by character around the literal, which costs about as much as
-reading the 30 MB of the corpus off the TLS socket. Nearly every answer to this one command has
-the same shape, ``* 12 FETCH (UID 34 BODY[] {5678}`` + the literal + ``)``, so this module
-matches that shape with one regular expression and passes every other answer (another item
-order, extra items such as unsolicited FLAGS, a quoted or NIL body) to imapclient's own parser.
+imapclient tokenises every FETCH answer in Python, character by character around the
+literal: fetching the 30 MB corpus took 0.30 CPU-s through ``IMAPClient.fetch`` and 0.17 here
+(both with imaplib's debug formatting off, see ``session.skip_unlogged_debug``). Nearly every
+answer to this one command has the same shape, ``* 12 FETCH (UID 34 BODY[] {5678}`` + the
+literal + ``)``, so this module matches that shape with one regular expression and passes
+every other answer (another item order, extra items such as unsolicited FLAGS, a quoted or
+NIL body) to imapclient's own parser.
 
 Reading the response itself is left to imaplib, as imapclient's ``fetch`` does: it handles
 literals, BYE, untagged status and the tagged completion, and raises the same errors.
