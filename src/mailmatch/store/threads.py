@@ -144,7 +144,8 @@ def assign_threads(
 
     # Only links that are new or now point elsewhere are written: on a re-import or a
     # reply to a known thread most of the batch's Message-IDs are already linked.
-    changed = [(m, resolve(t)) for m, t in links.items() if known.get(m) != resolve(t)]
+    resolved = ((m, resolve(t)) for m, t in links.items())
+    changed = [(m, t) for m, t in resolved if known.get(m) != t]
     _write_links(conn, workspace_id, changed)
     _add_counts(conn, counts)
     return result
