@@ -289,12 +289,15 @@ class Guard:
         parsed = self.parse(url)
         if not self.allow.host_allowed(parsed.host):
             self.targets(parsed)
-        return str(parsed)
+        return url.strip()  # as the user wrote it
 
     def request(
         self, client: httpx.Client, method: str, url: str | httpx.URL, **kwargs: Any
     ) -> tuple[httpx.Response, Target]:
-        """Send one request to a checked address (the first that accepts the connection)."""
+        """Send one request to a checked address (the first that accepts the connection).
+
+        Redirects are not followed: the answer to a redirect is the response.
+        """
         import httpx
 
         targets = self.targets(url)
@@ -309,6 +312,7 @@ class Guard:
                     target.connect_url,
                     headers=headers,
                     extensions=target.extensions,
+                    follow_redirects=False,  # a redirect would go unchecked
                     **kwargs,
                 )
                 return response, target
