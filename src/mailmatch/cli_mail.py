@@ -240,17 +240,23 @@ def worker_cmd(
     interval: Annotated[float, typer.Option(help="Seconds between schedule checks.")] = 30,
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
 ) -> None:
-    """Run scheduled imports when they are due (the same scheduler runs inside serve)."""
-    from mailmatch.jobs.scheduler import run_due, worker_loop
+    """Run scheduled imports and send webhooks when they are due (serve runs the same)."""
+    from mailmatch.jobs.scheduler import tick, worker_loop
 
     settings = _settings()
     runner = _run(lambda: _runner(settings))
     if once:
-        tick = run_due(runner)
-        for result in tick.ran:
+        done = _run(lambda: tick(runner))
+        for result in done.ran:
             out.print(f"{result.name}: {result.state}, {result.new} new")
-        for name, why in tick.skipped.items():
-            out.print(f"{name}: skipped ({why})")
+        for skip in done.skipped.values():
+            out.print(f"{skip.name}: skipped ({skip.why})")
+        hooks = done.webhooks
+        if hooks.delivered or hooks.retrying or hooks.failed:
+            out.print(
+                f"webhooks: {hooks.delivered} delivered, {hooks.retrying} to retry, "
+                f"{hooks.failed} failed"
+            )
         return
     stop = threading.Event()
     out.print(f"Checking for due imports every {interval:g}s; Ctrl-C stops.")

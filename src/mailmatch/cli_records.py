@@ -365,10 +365,16 @@ def matches_run(as_json: JsonOpt = False) -> None:
 
 def _webhooks(settings: Settings) -> Any:
     from mailmatch.accounts.vault import Vault
+    from mailmatch.net.guard import Guard
     from mailmatch.webhooks.service import WebhookService
 
     db, workspace_id = _workspace(settings)
-    return WebhookService(db, Vault.from_settings(settings), workspace_id=workspace_id)
+    return WebhookService(
+        db,
+        Vault.from_settings(settings),
+        workspace_id=workspace_id,
+        guard=Guard.from_settings(settings),
+    )
 
 
 @webhooks_app.command("add")
@@ -415,7 +421,8 @@ def webhooks_log(
 ) -> None:
     """The delivery log of one webhook, newest first."""
     settings = _settings()
-    rows = _run(lambda: _webhooks(settings).log(webhook_id), as_json)
+    # The CLI is the machine owner's: the full answers, internal hosts' included.
+    rows = _run(lambda: _webhooks(settings).log(webhook_id, details=True), as_json)
     if as_json:
         _emit(rows)
         return
@@ -423,6 +430,23 @@ def webhooks_log(
         out.print(
             f"#{r['id']} {r['event']} {r['status']} after {r['attempts']} attempt(s) "
             f"{r['last_error'] or ''}",
+            highlight=False,
+        )
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    webhook_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOpt = False
+) -> None:
+    """Delete a webhook and its delivery log; its pending deliveries are not sent."""
+    settings = _settings()
+    gone = _run(lambda: _webhooks(settings).remove(webhook_id), as_json)
+    if as_json:
+        _emit(gone)
+    else:
+        out.print(
+            f"Removed webhook {gone['id']} ({gone['url']}) and "
+            f"{gone['deliveries_removed']} logged deliveries.",
             highlight=False,
         )
 

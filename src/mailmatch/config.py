@@ -3,7 +3,8 @@
 Every setting is an environment variable so that tests (and containers) can point mailmatch at
 local servers without a config file: ``MAILMATCH_HOME``, ``MAILMATCH_DATABASE_URL``,
 ``MAILMATCH_ISPDB_URL``, ``MAILMATCH_DNS_SERVER``, ``MAILMATCH_SECRET_KEYS``,
-``MAILMATCH_WORKSPACE`` (the workspace the CLI works in).
+``MAILMATCH_WORKSPACE`` (the workspace the CLI works in), ``MAILMATCH_ALLOW_INTERNAL`` and
+``MAILMATCH_ALLOW_PORTS`` (what an administrator opens to requests made for users).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class Settings:
     fetch_batch: int = 500  # messages per UID FETCH and per committed batch
     attachment_cap: int = 25 * 1024 * 1024  # larger attachments stay only inside the raw message
     workspace: str = DEFAULT_WORKSPACE  # by name; the CLI resolves it to an id
+    # Internal hosts and networks that webhooks and autoconfig fetches may reach (see
+    # ``mailmatch.net.guard``), and ports beyond the mail ports the web connection test may probe.
+    allow_internal: tuple[str, ...] = ()
+    allow_ports: str = ""
 
     @property
     def key_file(self) -> Path:
@@ -94,6 +99,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         fetch_batch=max(1, batch),
         attachment_cap=int(cap_mb * 1024 * 1024),
         workspace=env.get("MAILMATCH_WORKSPACE", "").strip() or DEFAULT_WORKSPACE,
+        allow_internal=tuple(
+            e.strip() for e in env.get("MAILMATCH_ALLOW_INTERNAL", "").split(",") if e.strip()
+        ),
+        allow_ports=env.get("MAILMATCH_ALLOW_PORTS", "").strip(),
     )
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,41 +16,17 @@ from mailmatch.config import load_settings
 from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import RecordService
 from mailmatch.ingest.parse import parse_message
+from mailmatch.net.guard import Guard
 from mailmatch.store.db import open_database
 from mailmatch.store.messages import Incoming, MessageStore
 from mailmatch.webhooks.service import WebhookService
-
-
-class Receiver:
-    """Answers with the next status in ``statuses`` (then 200) and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from tests.servers.receiver import Receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Receiver() as r:
+        yield r
 
 
 def mail(n: int, frm: str, body: str = "hi") -> Incoming:
@@ -65,9 +38,12 @@ def mail(n: int, frm: str, body: str = "hi") -> Incoming:
 def test_matched_mail_is_posted_signed_and_retried_after_a_500(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    settings = load_settings({"MAILMATCH_HOME": str(tmp_path)})
+    # The receiver is on loopback, which webhooks may reach only when an administrator opens it.
+    settings = load_settings(
+        {"MAILMATCH_HOME": str(tmp_path), "MAILMATCH_ALLOW_INTERNAL": "127.0.0.1"}
+    )
     db = open_database(settings)
-    hooks = WebhookService(db, Vault.from_settings(settings))
+    hooks = WebhookService(db, Vault.from_settings(settings), guard=Guard.from_settings(settings))
     hooks.add(receiver.url, "s3cret", ["message.matched"])
     stored = MessageStore(db).add_batch([mail(1, "carol@acme.test"), mail(2, "x@other.test")])
     records = RecordService(db)

@@ -231,6 +231,9 @@ def make_settings(
             "MAILMATCH_CONNECT_TIMEOUT": "2",
             "MAILMATCH_DNS_SERVER": dns_server.address,
             "MAILMATCH_ISPDB_URL": http_server.url("/v1.1/"),
+            # The domains' autoconfig servers are this loopback server: open it, as an
+            # administrator would open an internal host (mailmatch.net.guard refuses loopback).
+            "MAILMATCH_ALLOW_INTERNAL": "127.0.0.1",
         }
         return load_settings({**env, **(overrides or {})})
 

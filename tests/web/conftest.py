@@ -42,6 +42,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def test_hosts_opened(mailmatch_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Open what the tests' servers need, as an administrator would: Dovecot and aiosmtpd
+    listen on random loopback ports, beyond the mail ports a web connection test may reach,
+    and the webhooks the tests register point at ``hooks.test`` (opened, so never looked up).
+    Tests of the refusals clear these variables."""
+    monkeypatch.setenv("MAILMATCH_ALLOW_PORTS", "1024-65535")
+    monkeypatch.setenv("MAILMATCH_ALLOW_INTERNAL", "hooks.test,h.test")
+
+
 @pytest.fixture
 def web_settings(mailmatch_env: Path) -> Settings:
     return load_settings()

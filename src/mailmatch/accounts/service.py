@@ -25,6 +25,7 @@ from mailmatch.accounts.vault import Vault
 from mailmatch.config import Settings
 from mailmatch.errors import AlreadyExists, Code, Diagnosis, InvalidInput, NotFound
 from mailmatch.imap.session import Credentials, ProbeContext, Step
+from mailmatch.net.guard import ProbePorts
 from mailmatch.providers.app_passwords import PasswordCheck, check_password
 from mailmatch.providers.catalog import Catalog, load_catalog
 from mailmatch.providers.discovery_models import Discovery
@@ -167,6 +168,9 @@ class AccountService:
         self.vault = vault
         self.catalog = catalog or load_catalog()
         self.workspace_id = workspace_id
+        # The web sets this: a user's connection test may only reach mail server ports there
+        # (the CLI is the machine owner's and may probe any port).
+        self.probe_ports: ProbePorts | None = None
 
     @classmethod
     def open(
@@ -183,9 +187,11 @@ class AccountService:
         """The same service (database, vault, catalog) for another workspace."""
         if workspace_id == self.workspace_id:
             return self
-        return AccountService(
+        other = AccountService(
             self.settings, self.db, self.vault, self.catalog, workspace_id=workspace_id
         )
+        other.probe_ports = self.probe_ports
+        return other
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -279,6 +285,9 @@ class AccountService:
         password: str,
         ctx: ProbeContext,
     ) -> ConnectionTest:
+        if self.probe_ports is not None:
+            self.probe_ports.check(imap.host, imap.port)
+            self.probe_ports.check(smtp.host, smtp.port)
         imap_result = probe_imap(imap, Credentials(username, password), ctx)
         refused = imap_result.diagnosis
         if refused is not None and refused.code in REFUSED:
@@ -297,7 +306,11 @@ class AccountService:
             smtp,
             Credentials(smtp_username, password),
             ctx,
-            fallbacks=smtp_fallbacks(smtp, ctx.provider),
+            fallbacks=[
+                s
+                for s in smtp_fallbacks(smtp, ctx.provider)
+                if self.probe_ports is None or self.probe_ports.allows(s.port)
+            ],
         )
         return ConnectionTest(imap_result, smtp_result)
 

@@ -18,18 +18,29 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from mailmatch.errors import MailmatchError
+from mailmatch.net.guard import Guard
 from mailmatch.store.models import Import
 from mailmatch.sync.runner import AlreadyRunning, ImportBlocked, ImportRunner, RunResult
 from mailmatch.timeutil import now
-from mailmatch.webhooks.service import WebhookService
+from mailmatch.webhooks.service import DeliveryReport, WebhookService
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An import the tick did not run: its name (for display) and why (an error code)."""
+
+    name: str
+    why: str
 
 
 @dataclass
 class Tick:
     ran: list[RunResult] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)  # name -> why
+    # By import id: two workspaces may each have an import of the same name.
+    skipped: dict[int, Skip] = field(default_factory=dict)
+    webhooks: DeliveryReport = field(default_factory=DeliveryReport)
 
 
 def due_imports(runner: ImportRunner) -> list[tuple[int, str]]:
@@ -49,21 +60,35 @@ def run_due(runner: ImportRunner) -> Tick:
         try:
             tick.ran.append(runner.run_import(import_id))
         except (AlreadyRunning, ImportBlocked) as exc:
-            tick.skipped[name] = exc.code
+            tick.skipped[import_id] = Skip(name, exc.code)
         except MailmatchError as exc:
             log.error("import %s: %s", name, exc.message)
-            tick.skipped[name] = exc.code
+            tick.skipped[import_id] = Skip(name, exc.code)
     return tick
+
+
+def deliver_webhooks(runner: ImportRunner) -> DeliveryReport:
+    """Send every workspace's due webhook deliveries, through the settings' address guard."""
+    settings = runner.accounts.settings
+    service = WebhookService(runner.db, runner.accounts.vault, guard=Guard.from_settings(settings))
+    return service.deliver_due(all_workspaces=True)
+
+
+def tick(runner: ImportRunner) -> Tick:
+    """One round of the scheduler: the due imports, then the due webhook deliveries (those
+    the imports just queued included)."""
+    done = run_due(runner)
+    done.webhooks = deliver_webhooks(runner)
+    return done
 
 
 def worker_loop(runner: ImportRunner, interval: float, stop: threading.Event) -> None:
     """Poll until ``stop`` is set; errors in one import never stop the loop."""
     while not stop.is_set():
         try:
-            tick = run_due(runner)
-            for result in tick.ran:
+            done = tick(runner)
+            for result in done.ran:
                 log.info("import %s: %s, %d new", result.name, result.state, result.new)
-            WebhookService(runner.db, runner.accounts.vault).deliver_due(all_workspaces=True)
         except Exception:
             log.exception("scheduler tick failed")
         stop.wait(interval)

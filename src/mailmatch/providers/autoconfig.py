@@ -29,6 +29,7 @@ import httpx
 from defusedxml import DefusedXmlException
 
 from mailmatch.config import Settings, ensure_home
+from mailmatch.net.guard import AddressRefused, Guard
 from mailmatch.providers.dns import DnsError, resolve_host
 from mailmatch.providers.models import Security, Server, UsernameForm
 
@@ -161,15 +162,36 @@ class HttpAnswer:
     url: str
 
 
+def _guarded_targets(guard: Guard, url: httpx.URL) -> list[str | None]:
+    """The checked addresses of a URL the user's domain chose (see ``mailmatch.net.guard``)."""
+    try:
+        targets: list[str | None] = [str(t.address) for t in guard.targets(url)]
+    except AddressRefused as exc:
+        raise FetchError(exc.message) from exc
+    if not targets:
+        raise FetchError(f"{url.host} does not resolve")
+    return targets
+
+
 def _get_once(
-    client: httpx.Client, url: httpx.URL, settings: Settings, resolver: dns.resolver.Resolver
+    client: httpx.Client,
+    url: httpx.URL,
+    settings: Settings,
+    resolver: dns.resolver.Resolver,
+    guard: Guard | None = None,
 ) -> httpx.Response | HttpAnswer:
-    """One GET without following redirects; a redirect comes back as the bare response."""
-    if settings.dns_server is None:
-        targets: list[str | None] = [None]  # let httpx resolve, honouring the system setup
+    """One GET without following redirects; a redirect comes back as the bare response.
+
+    With a ``guard`` the URL's addresses are checked and the GET goes to one of exactly those.
+    """
+    targets: list[str | None]
+    if guard is not None:
+        targets = _guarded_targets(guard, url)
+    elif settings.dns_server is None:
+        targets = [None]  # let httpx resolve, honouring the system setup
     else:
         try:
-            targets = list(resolve_host(resolver, url.host))
+            targets = [*resolve_host(resolver, url.host)]
         except DnsError as exc:
             raise FetchError(str(exc)) from exc
         if not targets:
@@ -180,7 +202,7 @@ def _get_once(
         # so that certificate verification still checks the real host name.
         request_url = url if ip is None else url.copy_with(host=ip)
         headers = {} if ip is None else {"Host": url.netloc.decode("ascii")}
-        extensions = {} if ip is None else {"sni_hostname": url.host}
+        extensions: dict[str, Any] = {} if ip is None else {"sni_hostname": url.host}
         try:
             with client.stream("GET", request_url, headers=headers, extensions=extensions) as resp:
                 if resp.is_redirect:
@@ -203,8 +225,18 @@ def _get_once(
     raise FetchError(f"cannot connect to {url.host}: {last}")
 
 
-def http_get(url: str, settings: Settings, resolver: dns.resolver.Resolver) -> HttpAnswer:
-    """GET ``url`` with timeouts everywhere, following redirects only to https URLs."""
+def http_get(
+    url: str,
+    settings: Settings,
+    resolver: dns.resolver.Resolver,
+    *,
+    guard: Guard | None = None,
+) -> HttpAnswer:
+    """GET ``url`` with timeouts everywhere, following redirects only to https URLs.
+
+    ``guard`` for a URL a user chose (their domain's autoconfig): every hop, redirects too,
+    may only reach the addresses the guard allows. The ISPDB's URL is the administrator's.
+    """
     current = httpx.URL(url)
     timeout = httpx.Timeout(max(settings.connect_timeout, 0.1))
     with httpx.Client(
@@ -214,7 +246,7 @@ def http_get(url: str, settings: Settings, resolver: dns.resolver.Resolver) -> H
         headers={"Accept": "application/xml, text/xml;q=0.9, */*;q=0.1"},
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            answer = _get_once(client, current, settings, resolver)
+            answer = _get_once(client, current, settings, resolver, guard)
             if isinstance(answer, HttpAnswer):
                 return answer
             target = current.join(answer.headers.get("location", ""))
@@ -381,9 +413,11 @@ def fetch_domain_autoconfig(
     """
     notes: list[str] = []
     urls = autoconfig_urls(address, domain, https_only=settings.autoconfig_https_only, ports=ports)
+    # The user's domain picks these hosts: never let it point the server into its own network.
+    guard = Guard.from_settings(settings)
     for url in urls:
         try:
-            answer = http_get(url, settings, resolver)
+            answer = http_get(url, settings, resolver, guard=guard)
             if answer.status != 200:
                 notes.append(f"{url}: HTTP {answer.status}")
                 continue

@@ -178,3 +178,6 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The scheduler sending it holds it until then (one sender per delivery, see 0007).
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    internal_target: Mapped[bool | None] = mapped_column(Boolean)  # allow-listed internal host

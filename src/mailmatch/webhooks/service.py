@@ -8,6 +8,15 @@ kept in the delivery log.
 
 Webhooks belong to a workspace: a workspace's events go to its own webhooks only. Delivering is
 the one cross-workspace job (the scheduler sends every workspace's due deliveries).
+
+Any signed-in user registers webhooks, so every URL goes through :mod:`mailmatch.net.guard`,
+when it is added and again on every attempt: no delivery reaches the server's own network
+unless an administrator allowed that host. A user who is not an administrator reads "delivery
+failed" in the log, never the socket error or what an internal host answered.
+
+Several schedulers may run on one home (``serve`` and ``worker``): each delivery is claimed
+with a conditional UPDATE (a lease in ``claimed_until``) before it is sent, so exactly one of
+them sends it.
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select, update
 
 from mailmatch.errors import InvalidInput, NotFound
+from mailmatch.net.guard import AddressRefused, Guard
 from mailmatch.store.db import Database
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message
 from mailmatch.store.records import Webhook, WebhookDelivery
@@ -37,6 +47,10 @@ if TYPE_CHECKING:
 
 EVENTS = ("message.matched", "message.unmatched")
 MAX_ATTEMPTS = 8
+# How long a claim keeps other schedulers off a delivery: far longer than one POST (10 s
+# timeout), short enough that a scheduler killed mid-POST delays its delivery only a little.
+CLAIM_LEASE = timedelta(minutes=5)
+HIDDEN_ERROR = "delivery failed"  # what a non-administrator reads instead of the details
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -122,15 +136,25 @@ class WebhookService:
     """The webhooks of one workspace (the vault's keys are shared by all)."""
 
     def __init__(
-        self, db: Database, vault: Vault, *, workspace_id: int = DEFAULT_WORKSPACE_ID
+        self,
+        db: Database,
+        vault: Vault,
+        *,
+        workspace_id: int = DEFAULT_WORKSPACE_ID,
+        guard: Guard | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
         self.workspace_id = workspace_id
+        # Without one from the settings: no internal host is allowed, the system resolves.
+        self.guard = guard or Guard()
 
     def add(self, url: str, secret: str, events: list[str] | None = None) -> dict[str, Any]:
-        if not url.startswith(("http://", "https://")):
+        """Register a webhook; refuses (``invalid_input``, saying why) a URL that reaches or
+        resolves into the internal network."""
+        if not url.strip().lower().startswith(("http://", "https://")):
             raise InvalidInput(f"not an http(s) URL: {url!r}")
+        url = self.guard.check(url)
         chosen = events or list(EVENTS)
         unknown = [e for e in chosen if e not in EVENTS]
         if unknown:
@@ -169,11 +193,36 @@ class WebhookService:
                 )
             return out
 
-    def log(self, webhook_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    def _hook(self, session: Any, webhook_id: int) -> Webhook:
+        hook = session.get(Webhook, webhook_id)
+        if hook is None or hook.workspace_id != self.workspace_id:
+            raise NotFound(
+                f"no webhook {webhook_id}", advice=["list them with: mailmatch webhooks list"]
+            )
+        return hook  # type: ignore[no-any-return]
+
+    def remove(self, webhook_id: int) -> dict[str, Any]:
+        """Delete a webhook with its delivery log; pending deliveries are never sent."""
         with self.db.session() as session:
-            hook = session.get(Webhook, webhook_id)
-            if hook is None or hook.workspace_id != self.workspace_id:
-                raise NotFound(f"no webhook {webhook_id}")
+            hook = self._hook(session, webhook_id)
+            dropped = session.scalar(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(WebhookDelivery.webhook_id == webhook_id)
+            )
+            session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
+            gone = {"id": hook.id, "url": hook.url, "deliveries_removed": int(dropped or 0)}
+            session.delete(hook)
+            return gone
+
+    def log(
+        self, webhook_id: int, limit: int = 50, *, details: bool = False
+    ) -> list[dict[str, Any]]:
+        """The newest deliveries. Without ``details`` (a user who is not an administrator) a
+        failure reads "delivery failed", and an allow-listed internal host's status is left
+        out: the log must not tell users what answers inside the network."""
+        with self.db.read_session() as session:
+            self._hook(session, webhook_id)
             rows = session.scalars(
                 select(WebhookDelivery)
                 .where(WebhookDelivery.webhook_id == webhook_id)
@@ -186,8 +235,10 @@ class WebhookService:
                     "event": d.event,
                     "status": d.status,
                     "attempts": d.attempts,
-                    "last_status_code": d.last_status_code,
-                    "last_error": d.last_error,
+                    "last_status_code": d.last_status_code
+                    if details or not d.internal_target
+                    else None,
+                    "last_error": d.last_error if details or not d.last_error else HIDDEN_ERROR,
                 }
                 for d in rows
             ]
@@ -216,26 +267,66 @@ class WebhookService:
         )
         if not all_workspaces:
             query = query.where(Webhook.workspace_id == self.workspace_id)
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             due = [
                 _Due(d.id, d.event, d.payload, d.attempts, hook.url, hook.secret)
                 for d, hook in session.execute(query).all()
             ]
+        if not due:
+            return report
         import httpx  # here, not at the top: every import matches mail and queues through this
         # module, and httpx costs ~20 ms of start-up that only delivering needs
 
         own_client = client is None
-        http = client or httpx.Client(timeout=10, follow_redirects=False)
+        http = client or httpx.Client(timeout=10, follow_redirects=False, trust_env=False)
         try:
             for item in due:
-                status_code, error = self._post(http, item)
-                self._record(item, status_code, error, backoff, report)
+                claimed = self._claim(item.delivery_id)
+                if claimed is None:
+                    continue  # another scheduler sends it (or sent it already)
+                status_code, error, internal = self._post(http, claimed)
+                self._record(claimed, status_code, error, internal, backoff, report)
         finally:
             if own_client:
                 http.close()
         return report
 
-    def _post(self, http: httpx.Client, item: _Due) -> tuple[int | None, str | None]:
+    def _claim(self, delivery_id: int) -> _Due | None:
+        """Take one due delivery for this scheduler, or None when another one holds it.
+
+        One conditional UPDATE: on SQLite the write lock serialises it, on PostgreSQL the row
+        lock makes a second UPDATE re-check the condition after the first commits. Either way
+        one scheduler's UPDATE matches the row and every other's matches nothing. The row is
+        read again with the claim, so a delivery sent meanwhile is not sent twice.
+        """
+        t = now()
+        with self.db.session() as session:
+            result = session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at <= t,
+                    or_(
+                        WebhookDelivery.claimed_until.is_(None),
+                        WebhookDelivery.claimed_until < t,
+                    ),
+                )
+                .values(claimed_until=t + CLAIM_LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                return None
+            row = session.execute(
+                select(WebhookDelivery, Webhook)
+                .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                .where(WebhookDelivery.id == delivery_id)
+            ).one()
+            d, hook = row
+            return _Due(d.id, d.event, d.payload, d.attempts, hook.url, hook.secret)
+
+    def _post(self, http: httpx.Client, item: _Due) -> tuple[int | None, str | None, bool | None]:
+        """(status code, error, went to an allow-listed internal host) of one attempt."""
         import httpx
 
         body = json.dumps(item.payload, sort_keys=True).encode()
@@ -249,17 +340,23 @@ class WebhookService:
             "X-Mailmatch-Signature": sign(self.vault.decrypt(item.secret), timestamp, body),
         }
         try:
-            response = http.post(item.url, content=body, headers=headers)
+            response, target = self.guard.request(
+                http, "POST", item.url, content=body, headers=headers
+            )
+        except AddressRefused as exc:
+            return None, exc.message, None
         except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"
+            return None, f"{type(exc).__name__}: {exc}", None
         ok = 200 <= response.status_code < 300
-        return response.status_code, None if ok else f"HTTP {response.status_code}"
+        error = None if ok else f"HTTP {response.status_code}"
+        return response.status_code, error, target.internal
 
     def _record(
         self,
         item: _Due,
         status_code: int | None,
         error: str | None,
+        internal: bool | None,
         backoff: timedelta,
         report: DeliveryReport,
     ) -> None:
@@ -270,6 +367,8 @@ class WebhookService:
             delivery.attempts = item.attempts + 1
             delivery.last_status_code = status_code
             delivery.last_error = error
+            delivery.internal_target = internal
+            delivery.claimed_until = None
             if error is None:
                 delivery.status = "delivered"
                 delivery.delivered_at = now()

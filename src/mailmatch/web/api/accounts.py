@@ -17,14 +17,16 @@ from pydantic import BaseModel, Field
 from mailmatch.accounts.advice import Surface
 from mailmatch.accounts.certificate import PeerCertificate
 from mailmatch.accounts.probe import ConnectionTest, ProtocolResult
-from mailmatch.accounts.service import AccountView, NewAccount, ServerOverride
+from mailmatch.accounts.service import AccountService, AccountView, NewAccount, ServerOverride
 from mailmatch.accounts.wizard import try_connection, valid_fingerprint
 from mailmatch.errors import InvalidInput
+from mailmatch.net.guard import ProbePorts
 from mailmatch.providers.guide import help_url
 from mailmatch.providers.models import Security
 from mailmatch.timeutil import aware
 from mailmatch.web.api.providers import NOT_FOUND, ApiError, DiscoveryOut, ProviderRef, ServerOut
-from mailmatch.web.security import ApiUser, State
+from mailmatch.web.security import ApiUser, Principal, State
+from mailmatch.web.state import AppState
 
 router = APIRouter(tags=["accounts"])
 
@@ -226,6 +228,15 @@ class PasswordOut(BaseModel):
     looks_like_app_password: bool | None
 
 
+def probing_accounts(state: AppState, principal: Principal) -> AccountService:
+    """The caller's accounts, for a connection test: a web user may only make the server
+    connect to mail server ports (plus the ones ``MAILMATCH_ALLOW_PORTS`` opens), not use it
+    to probe any port of any host."""
+    service = state.accounts(principal.workspace_id)
+    service.probe_ports = ProbePorts.parse(state.settings.allow_ports)
+    return service
+
+
 def _pid(found: DiscoveryOut) -> str | None:
     return found.provider.id if found.provider else None
 
@@ -249,7 +260,7 @@ def accounts(principal: ApiUser, state: State) -> list[AccountOut]:
     },
 )
 def add_account(body: AccountIn, principal: ApiUser, state: State) -> Any:
-    result = state.accounts(principal.workspace_id).add(body.request(body.name), body.password)
+    result = probing_accounts(state, principal).add(body.request(body.name), body.password)
     found = DiscoveryOut.of(result.discovery)
     out = AddOut(
         saved=result.saved,
@@ -276,7 +287,7 @@ def test_new(body: ConnectIn, principal: ApiUser, state: State) -> TrialOut:
     body's ``cert_fingerprint``), not for the wizard's buttons, which an API client has not got.
     """
     trial = try_connection(
-        state.accounts(principal.workspace_id), body.request(), body.password, Surface.CLI
+        probing_accounts(state, principal), body.request(), body.password, Surface.CLI
     )
     found = DiscoveryOut.of(trial.discovery)
     return TrialOut(
@@ -301,7 +312,7 @@ def remove_account(name: Name, principal: ApiUser, state: State) -> None:
 
 @router.post("/accounts/{name}/test", response_model=TestOut, responses=NOT_FOUND)
 def test_account(name: Name, principal: ApiUser, state: State) -> TestOut:
-    service = state.accounts(principal.workspace_id)
+    service = probing_accounts(state, principal)
     view = service.get(name)
     return TestOut.of(service.test(name), view.provider_id)
 

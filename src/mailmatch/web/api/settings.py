@@ -8,7 +8,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from mailmatch.contacts.rules import RuleService
-from mailmatch.web.security import ApiUser, State
+from mailmatch.net.guard import Guard
+from mailmatch.web.security import ApiUser, Principal, State
+from mailmatch.web.state import AppState
 from mailmatch.webhooks.service import WebhookService
 
 router = APIRouter()
@@ -63,13 +65,33 @@ class CreatedWebhook(BaseModel):
     events: list[str]
 
 
+class RemovedWebhook(BaseModel):
+    id: int
+    url: str
+    deliveries_removed: int = Field(description="Logged deliveries deleted with it")
+
+
 class Delivery(BaseModel):
     id: int
     event: str
     status: str = Field(description="pending, delivered or failed")
     attempts: int
-    last_status_code: int | None
-    last_error: str | None
+    last_status_code: int | None = Field(
+        description="Left out for an internal host unless the caller is an administrator"
+    )
+    last_error: str | None = Field(
+        description='The error; "delivery failed" unless the caller is an administrator'
+    )
+
+
+def webhook_service(state: AppState, principal: Principal) -> WebhookService:
+    """The caller's webhooks, every URL checked by the settings' address guard."""
+    return WebhookService(
+        state.db,
+        state.vault,
+        workspace_id=principal.workspace_id,
+        guard=Guard.from_settings(state.settings),
+    )
 
 
 @router.get("/rules", response_model=list[Rule], tags=["rules"])
@@ -94,13 +116,13 @@ def remove_rule(rule_id: ObjectId, principal: ApiUser, state: State) -> RuleChan
 
 @router.get("/webhooks", response_model=list[Webhook], tags=["webhooks"])
 def list_webhooks(principal: ApiUser, state: State) -> list[Webhook]:
-    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
-    return [Webhook.model_validate(h) for h in service.all()]
+    return [Webhook.model_validate(h) for h in webhook_service(state, principal).all()]
 
 
 @router.post("/webhooks", response_model=CreatedWebhook, status_code=201, tags=["webhooks"])
 def add_webhook(body: NewWebhook, principal: ApiUser, state: State) -> CreatedWebhook:
-    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
+    """Refused (422, ``invalid_input``) for a URL that reaches the internal network."""
+    service = webhook_service(state, principal)
     events = list(dict.fromkeys(body.events)) if body.events else None
     return CreatedWebhook.model_validate(service.add(body.url, body.secret, events))  # type: ignore[arg-type]
 
@@ -112,5 +134,12 @@ def deliveries(
     state: State,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[Delivery]:
-    service = WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
-    return [Delivery.model_validate(d) for d in service.log(webhook_id, limit)]
+    service = webhook_service(state, principal)
+    log = service.log(webhook_id, limit, details=principal.user.is_admin)
+    return [Delivery.model_validate(d) for d in log]
+
+
+@router.delete("/webhooks/{webhook_id}", response_model=RemovedWebhook, tags=["webhooks"])
+def remove_webhook(webhook_id: ObjectId, principal: ApiUser, state: State) -> RemovedWebhook:
+    """Delete a webhook and its delivery log; its pending deliveries are not sent."""
+    return RemovedWebhook.model_validate(webhook_service(state, principal).remove(webhook_id))

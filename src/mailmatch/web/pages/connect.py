@@ -25,6 +25,7 @@ from mailmatch.providers.discovery import NothingFound
 from mailmatch.providers.guide import guide_for
 from mailmatch.providers.models import Security
 from mailmatch.timeutil import parse_every
+from mailmatch.web.api.accounts import probing_accounts
 from mailmatch.web.pages import accounts as account_pages
 from mailmatch.web.security import FormUser, PageUser, State
 from mailmatch.web.templating import render
@@ -158,7 +159,7 @@ def manual(request: Request, principal: PageUser, address: str | None = None) ->
 @router.post("/connect/test")
 async def test(request: Request, principal: FormUser, state: State) -> Response:
     form = await request.form()
-    service = state.accounts(principal.workspace_id)
+    service = probing_accounts(state, principal)
     try:
         wanted = new_account(form)
         trial = try_connection(service, wanted, str(form.get("password") or ""))
@@ -208,7 +209,7 @@ async def trust(request: Request, principal: FormUser) -> Response:
 @router.post("/connect/save")
 async def save(request: Request, principal: FormUser, state: State) -> Response:
     form = await request.form()
-    service = state.accounts(principal.workspace_id)
+    service = probing_accounts(state, principal)
     retarget = {"HX-Retarget": "#result", "HX-Reswap": "innerHTML"}
     try:
         result = service.add(

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.rules import RuleService
 from mailmatch.errors import InvalidInput, MailmatchError, NotFound
+from mailmatch.web.api.settings import webhook_service
 from mailmatch.web.pages.common import path_id
 from mailmatch.web.security import FormUser, PageUser, Principal, State
 from mailmatch.web.templating import render
@@ -28,7 +29,7 @@ def _rules(state: Any, principal: Principal) -> RuleService:
 
 
 def _webhooks(state: Any, principal: Principal) -> WebhookService:
-    return WebhookService(state.db, state.vault, workspace_id=principal.workspace_id)
+    return webhook_service(state, principal)
 
 
 def _count(request: Request) -> str | None:
@@ -107,6 +108,7 @@ def _webhooks_page(
         "form": form or {"events": list(EVENTS)},
         "error": error,
         "added": request.query_params.get("added") == "1",
+        "removed": request.query_params.get("removed") == "1",
     }
     return render(
         request, "webhooks.html", context, nav="webhooks", status_code=422 if error else 200
@@ -142,11 +144,17 @@ def add_webhook(
 @router.get("/webhooks/{webhook_id}")
 def webhook(request: Request, webhook_id: int, principal: PageUser, state: State) -> Response:
     service = _webhooks(state, principal)
-    log = service.log(path_id(webhook_id, "webhook"), limit=100)
+    log = service.log(path_id(webhook_id, "webhook"), limit=100, details=principal.user.is_admin)
     hook = next((h for h in service.all() if h["id"] == webhook_id), None)
     if hook is None:
         raise NotFound(f"no webhook {webhook_id}")
     return render(request, "webhooks_detail.html", {"hook": hook, "log": log}, nav="webhooks")
+
+
+@router.post("/webhooks/{webhook_id}/delete")
+def remove_webhook(webhook_id: int, principal: FormUser, state: State) -> Response:
+    _webhooks(state, principal).remove(path_id(webhook_id, "webhook"))
+    return RedirectResponse("/webhooks?removed=1", status_code=303)
 
 
 # -- API tokens -------------------------------------------------------------------------------

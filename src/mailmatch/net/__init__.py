@@ -1,0 +1,1 @@
+"""Network safety for requests the server makes on a user's behalf."""
