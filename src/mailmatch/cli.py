@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -18,9 +20,18 @@ from mailmatch.config import Settings, ensure_home, load_settings
 from mailmatch.errors import ConnectError, MailmatchError
 from mailmatch.providers.models import Security
 
+HELP = (
+    "Connect your mailboxes with app passwords, import their mail and match it to your "
+    "contacts, companies and deals. Everything stays on this machine, in MAILMATCH_HOME."
+    "\n\n"
+    "Start with: mailmatch accounts add you@example.com, then mailmatch imports create "
+    "NAME --account you@example.com and mailmatch imports run NAME. Every command takes "
+    "--json for scripts; mailmatch serve opens the web app."
+)
+
 # Tracebacks must never print local variables: one of them may be a password.
 app = typer.Typer(
-    no_args_is_help=True, help=__doc__, add_completion=False, pretty_exceptions_show_locals=False
+    no_args_is_help=True, help=HELP, add_completion=False, pretty_exceptions_show_locals=False
 )
 providers_app = typer.Typer(no_args_is_help=True, help="What mailmatch knows about providers.")
 accounts_app = typer.Typer(no_args_is_help=True, help="Connected mailboxes.")
@@ -33,11 +44,40 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(workspaces_app, name="workspaces")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(width=render.output_width(sys.stdout))
+err = Console(stderr=True, width=render.output_width(sys.stderr))
 
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def package_version() -> str:
+    """The installed distribution's version: the one number bug reports need."""
+    try:
+        return version("mailmatch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"mailmatch {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the installed version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Options that come before the command."""
 
 
 def _settings() -> Settings:
@@ -99,6 +139,18 @@ def _emit(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
+def _emit_stream(items: Iterable[Any]) -> None:
+    """A JSON array printed item by item, as ``_emit`` would print the whole list (same text),
+    so that a long listing starts at once and never sits in memory twice."""
+    first = True
+    for item in items:
+        body = textwrap.indent(json.dumps(item, indent=2, default=str), "  ")
+        sys.stdout.write(("[\n" if first else ",\n") + body)
+        first = False
+    sys.stdout.write("[]\n" if first else "\n]\n")
+    sys.stdout.flush()
+
+
 def _read_password(password_stdin: bool, prompt: str) -> str:
     if password_stdin:
         return sys.stdin.read()
@@ -126,7 +178,7 @@ def providers_list(as_json: JsonOpt = False) -> None:
             f"{p.smtp[0].host}:{p.smtp[0].port}",
             str(p.app_password.policy),
         )
-    out.print(table)
+    render.print_table(out, table, "The provider catalog is empty.")
 
 
 @providers_app.command("show")
@@ -172,12 +224,50 @@ def accounts_add(
     username: Annotated[
         str | None, typer.Option(help="Login name, when it is not the address.")
     ] = None,
-    imap_host: Annotated[str | None, typer.Option("--imap-host")] = None,
-    imap_port: Annotated[int | None, typer.Option("--imap-port")] = None,
-    imap_security: Annotated[Security | None, typer.Option("--imap-security")] = None,
-    smtp_host: Annotated[str | None, typer.Option("--smtp-host")] = None,
-    smtp_port: Annotated[int | None, typer.Option("--smtp-port")] = None,
-    smtp_security: Annotated[Security | None, typer.Option("--smtp-security")] = None,
+    imap_host: Annotated[
+        str | None,
+        typer.Option(
+            "--imap-host",
+            help="IMAP server name, e.g. imap.example.org (default: discovered for the address).",
+        ),
+    ] = None,
+    imap_port: Annotated[
+        int | None,
+        typer.Option(
+            "--imap-port",
+            help="IMAP port (default: the discovered one, else 993 for ssl, 143 otherwise).",
+        ),
+    ] = None,
+    imap_security: Annotated[
+        Security | None,
+        typer.Option(
+            "--imap-security",
+            help="ssl: TLS from the first byte; starttls: TLS after connecting; "
+            "plain: none (loopback test servers only).",
+        ),
+    ] = None,
+    smtp_host: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-host",
+            help="SMTP server name, e.g. smtp.example.org (default: discovered for the address).",
+        ),
+    ] = None,
+    smtp_port: Annotated[
+        int | None,
+        typer.Option(
+            "--smtp-port",
+            help="SMTP port (default: the discovered one, else 465 for ssl, 587 otherwise).",
+        ),
+    ] = None,
+    smtp_security: Annotated[
+        Security | None,
+        typer.Option(
+            "--smtp-security",
+            help="ssl: TLS from the first byte (465); starttls: TLS after connecting (587); "
+            "plain: none.",
+        ),
+    ] = None,
     ca_file: Annotated[
         str | None,
         typer.Option("--ca-file", help="CA or certificate file for a self-signed server."),
@@ -248,7 +338,7 @@ def accounts_show(name: str, as_json: JsonOpt = False) -> None:
     if as_json:
         _emit(view.to_json())
     else:
-        render.print_accounts(out, [view])
+        render.print_account(out, view)
 
 
 @accounts_app.command("set-password")

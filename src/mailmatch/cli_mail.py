@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mailmatch import render
 from mailmatch.cli import (
     JsonOpt,
     _emit,
@@ -49,6 +49,14 @@ def _store(settings: Settings) -> Any:
     return MessageStore(db, attachment_cap=settings.attachment_cap, workspace_id=workspace_id)
 
 
+def _import_json(view: Any) -> dict[str, Any]:
+    """An import for ``--json``: ``folders`` are the folders it reads (the defaults by name,
+    resolved on the server once it has run), never null; ``default_folders`` says whether
+    they are the default."""
+    data: dict[str, Any] = view.to_json()
+    return {**data, "folders": data["folders_used"]}
+
+
 def _imports(settings: Settings) -> Any:
     from mailmatch.imports.service import ImportService
 
@@ -74,7 +82,7 @@ def imports_create(
     wanted = [f.strip() for f in folders.split(",") if f.strip()] if folders else None
     view = _run(lambda: _imports(settings).create(name, account, wanted, seconds), as_json)
     if as_json:
-        _emit(view.to_json())
+        _emit(_import_json(view))
     else:
         out.print(f"Created import {name}. Start it with: mailmatch imports run {name}")
 
@@ -87,13 +95,9 @@ def imports_run(name: str, as_json: JsonOpt = False) -> None:
     if as_json or not sys.stderr.isatty():
         result = _run(lambda: runner.run(name), as_json)
     else:
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=err, transient=True) as bar:
+        from mailmatch.render_mail import import_progress
+
+        with import_progress(err) as bar:
             tasks: dict[str, Any] = {}
 
             def progress(folder: str, done: int, total: int) -> None:
@@ -118,7 +122,7 @@ def imports_list(as_json: JsonOpt = False) -> None:
     settings = _settings()
     views = _run(lambda: _imports(settings).list(), as_json)
     if as_json:
-        _emit([v.to_json() for v in views])
+        _emit([_import_json(v) for v in views])
         return
     from mailmatch.render_mail import print_imports
 
@@ -131,7 +135,7 @@ def imports_show(name: str, as_json: JsonOpt = False) -> None:
     settings = _settings()
     view = _run(lambda: _imports(settings).get(name), as_json)
     if as_json:
-        _emit(view.to_json())
+        _emit(_import_json(view))
         return
     from mailmatch.render_mail import print_import
 
@@ -187,7 +191,7 @@ def messages_search(
     table = Table("id", "date", "from", "subject")
     for hit in hits:
         table.add_row(str(hit["id"]), (hit["date"] or "")[:10], hit["from"] or "", hit["subject"])
-    out.print(table)
+    render.print_table(out, table, f"No stored message matches {query!r}.")
 
 
 @messages_app.command("show")

@@ -9,7 +9,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mailmatch.cli import JsonOpt, _emit, _run, _service, _settings, _workspace, app, out
+from mailmatch import render
+from mailmatch.cli import (
+    JsonOpt,
+    _emit,
+    _emit_stream,
+    _run,
+    _service,
+    _settings,
+    _workspace,
+    app,
+    out,
+)
 from mailmatch.config import Settings
 from mailmatch.errors import InvalidInput
 
@@ -37,6 +48,13 @@ def _records(settings: Settings) -> Any:
 
     db, workspace_id = _workspace(settings)
     return RecordService(db, workspace_id=workspace_id)
+
+
+def _queries(settings: Settings) -> Any:
+    from mailmatch.contacts.queries import RecordQueries
+
+    db, workspace_id = _workspace(settings)
+    return RecordQueries(db, workspace_id=workspace_id)
 
 
 def _importer(settings: Settings) -> Any:
@@ -162,16 +180,26 @@ def contacts_add(
 
 @contacts_app.command("list")
 def contacts_list(as_json: JsonOpt = False) -> None:
-    """Every contact with its addresses and matched-message count."""
+    """Every contact with its addresses and matched-message count, streamed as it is read."""
     settings = _settings()
-    rows = _run(lambda: _records(settings).contacts(), as_json)
+    queries = _run(lambda: _queries(settings), as_json)
+    contacts = queries.contact_records()
     if as_json:
-        _emit(rows)
+        _run(lambda: _emit_stream(contacts), as_json)
         return
-    table = Table("name", "emails", "company", "messages")
-    for c in rows:
-        table.add_row(c["name"], ", ".join(c["emails"]), c["company"] or "", str(c["messages"]))
-    out.print(table)
+    rows = (
+        (c["name"], ", ".join(c["emails"]), c["company"] or "", str(c["messages"]))
+        for c in contacts
+    )
+    _run(
+        lambda: render.print_rows(
+            out,
+            ("name", "emails", "company", "messages"),
+            rows,
+            "No contacts yet. Add one with: mailmatch contacts add EMAIL --name NAME, "
+            "or import a file: mailmatch contacts import FILE",
+        )
+    )
 
 
 @contacts_app.command("show")
@@ -224,7 +252,9 @@ def companies_list(as_json: JsonOpt = False) -> None:
     table = Table("name", "domains", "messages")
     for c in rows:
         table.add_row(c["name"], ", ".join(c["domains"]), str(c["messages"]))
-    out.print(table)
+    render.print_table(
+        out, table, "No companies yet. Add one with: mailmatch companies add NAME --domain DOMAIN"
+    )
 
 
 @deals_app.command("add")
@@ -288,7 +318,9 @@ def ignore_list(as_json: JsonOpt = False) -> None:
     table = Table("id", "rule", "what it does")
     for r in rows:
         table.add_row(str(r["id"]) if r["id"] else "built-in", r["name"], r["description"])
-    out.print(table)
+    render.print_table(
+        out, table, "No ignore rules yet. Add one with: mailmatch rules ignore add --pattern GLOB"
+    )
 
 
 @ignore_app.command("remove")
@@ -325,7 +357,7 @@ def matches_stats(as_json: JsonOpt = False) -> None:
     table = Table("", "matched", "unmatched", "ignored")
     table.add_row("last 30 days", *(str(recent[k]) for k in ("matched", "unmatched", "ignored")))
     table.add_row("all", *(str(total[k]) for k in ("matched", "unmatched", "ignored")))
-    out.print(table)
+    render.print_table(out, table, "No messages yet.")
 
 
 @matches_app.command("unmatched")
@@ -342,6 +374,9 @@ def matches_unmatched(
     table = Table("sender", "name", "messages", "last")
     for r in rows:
         table.add_row(r["sender"] or "", r["name"], str(r["messages"]), (r["last_date"] or "")[:10])
+    if not rows:
+        out.print("No unmatched senders: every stored message is matched or ignored.")
+        return
     out.print(table)
     out.print(
         "Create a contact: mailmatch contacts add EMAIL --name N   "
@@ -412,7 +447,9 @@ def webhooks_list(as_json: JsonOpt = False) -> None:
             str(r["pending"]),
             str(r["failed"]),
         )
-    out.print(table)
+    render.print_table(
+        out, table, "No webhooks yet. Add one with: mailmatch webhooks add URL --secret SECRET"
+    )
 
 
 @webhooks_app.command("log")
@@ -426,6 +463,8 @@ def webhooks_log(
     if as_json:
         _emit(rows)
         return
+    if not rows:
+        out.print(f"No deliveries yet for webhook {webhook_id}.", highlight=False)
     for r in rows:
         out.print(
             f"#{r['id']} {r['event']} {r['status']} after {r['attempts']} attempt(s) "

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mailmatch import render
 from mailmatch.cli import JsonOpt, _emit, _run, _settings, app, err, out
 from mailmatch.config import Settings
 
@@ -67,7 +68,9 @@ def users_list(as_json: JsonOpt = False) -> None:
     table = Table("email", "workspace", "admin")
     for u in users:
         table.add_row(u.email, u.workspace, "yes" if u.is_admin else "")
-    out.print(table)
+    render.print_table(
+        out, table, "No users yet. Create one with: mailmatch users create EMAIL --admin"
+    )
 
 
 @users_app.command("token")

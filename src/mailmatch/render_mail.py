@@ -6,17 +6,75 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
+
+from mailmatch.render import print_table
 
 if TYPE_CHECKING:
     from mailmatch.imports.service import ImportView
     from mailmatch.sync.runner import RunResult
 
 STATE_STYLE = {"ok": "green", "running": "cyan"}
+NO_IMPORTS = "No imports yet. Create one with: mailmatch imports create NAME --account ADDRESS"
 
 
 def _state(state: str) -> str:
     return f"[{STATE_STYLE.get(state, 'red')}]{state}[/]"
+
+
+def _health(view: ImportView) -> str:
+    """The state as the user should read it: an import that never ran is not "ok" yet."""
+    return "[yellow]never run[/]" if view.never_run else _state(view.state)
+
+
+def _next_run(view: ImportView) -> str:
+    """When the import runs next, in words when there is no date to give."""
+    if view.every_seconds is None:
+        return "manual only"
+    if view.next_run_at is None:
+        return "not scheduled"
+    return f"{view.next_run_at:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+
+
+class RateColumn(ProgressColumn):
+    """Messages per second: the figure that tells a slow server from a stuck import."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None and task.elapsed:
+            speed = task.completed / task.elapsed
+        if speed is None:
+            return Text("- msg/s", style="progress.data.speed")
+        return Text(f"{speed:,.0f} msg/s", style="progress.data.speed")
+
+
+def import_progress(console: Console) -> Progress:
+    """The bar of ``imports run``: done of total, rate, time so far and left (ETA).
+
+    Not transient: when the run ends, each folder's last line stays on screen as its record.
+    """
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(elapsed_when_finished=True),
+        console=console,
+        transient=False,
+    )
 
 
 def print_run(console: Console, result: RunResult) -> None:
@@ -42,33 +100,36 @@ def print_run(console: Console, result: RunResult) -> None:
 
 
 def print_imports(console: Console, views: list[ImportView]) -> None:
-    if not views:
-        console.print("No imports yet. Create one: mailmatch imports create NAME --account A")
-        return
     table = Table("name", "account", "state", "every", "last run", "next run", "alerts")
     for v in views:
         data = v.to_json()
         table.add_row(
             v.name,
             v.account,
-            _state(v.state),
+            _health(v),
             data["every"] or "manual",
             (data["last_run_at"] or "never")[:19],
-            (data["next_run_at"] or "-")[:19],
+            _next_run(v),
             str(len(v.alerts)),
         )
-    console.print(table)
+    print_table(console, table, NO_IMPORTS)
 
 
 def print_import(console: Console, view: ImportView) -> None:
     data = view.to_json()
+    console.print(f"[bold]{escape(view.name)}[/] (account {escape(view.account)}): {_health(view)}")
+    default = " (the default: INBOX and the Sent folder)" if not view.folders else ""
     console.print(
-        f"[bold]{escape(view.name)}[/] (account {escape(view.account)}): {_state(view.state)}"
+        f"  folders: {', '.join(view.folders_used)}{default}", highlight=False, markup=False
     )
-    console.print(
-        f"  folders: {', '.join(view.folders or ['INBOX', 'Sent'])}", highlight=False, markup=False
-    )
-    console.print(f"  schedule: {data['every'] or 'manual only'}; next {data['next_run_at']}")
+    if view.every_seconds is None:
+        console.print("  schedule: manual only")
+    else:
+        console.print(f"  schedule: every {data['every']}; next {_next_run(view)}")
+    if view.never_run:
+        console.print(
+            f"  last run: never (start it with: mailmatch imports run {escape(view.name)})"
+        )
     if view.last_stats:
         s = view.last_stats
         console.print(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli import run_mailmatch
+from tests.cli import run_mailmatch, run_on_terminal
 
 USER, PASSWORD = "user@example.com", "abcd-efgh-ijkl-mnop"
 
@@ -217,3 +219,85 @@ def test_an_untrusted_certificate_is_shown_with_the_flag_that_pins_it(
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
     tested = json.loads(mailmatch(home, "accounts", "test", USER, "--json").stdout)
     assert tested["ok"] is True and tested["imap"]["certificate"] is None
+
+
+LONG_IMAP = "imap.a-host-name-long-enough-to-be-cut-at-eighty-columns.example.org"
+LONG_SMTP = "smtp.a-host-name-long-enough-to-be-cut-at-eighty-columns.example.org"
+
+
+def long_named_account(home: Path) -> None:
+    added = mailmatch(
+        home, "accounts", "add", "someone@a-rather-long-domain-name.example.org",
+        "--name", "work", "--password-stdin", "--no-test",
+        "--imap-host", LONG_IMAP, "--smtp-host", LONG_SMTP, stdin="pw",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+
+
+def test_version_and_a_help_written_for_users(tmp_path: Path) -> None:
+    shown = mailmatch(tmp_path, "--version")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == f"mailmatch {version('mailmatch')}\n"
+
+    helped = run_mailmatch(tmp_path, "--help", env={"COLUMNS": "200"})
+    assert "app passwords" in helped.stdout and "mailmatch accounts add" in helped.stdout
+    assert "parse, call a service" not in helped.stdout  # the module's note for developers
+    assert "--version" in helped.stdout
+
+
+@pytest.mark.parametrize("flag", ["imap-host", "imap-port", "imap-security", "smtp-host",
+                                  "smtp-port", "smtp-security"])  # fmt: skip
+def test_every_server_flag_of_accounts_add_says_what_it_does(tmp_path: Path, flag: str) -> None:
+    helped = run_mailmatch(tmp_path, "accounts", "add", "--help", env={"COLUMNS": "250"})
+    line = next(x for x in helped.stdout.splitlines() if f"--{flag} " in x)
+    described = re.search(rf"--{flag}\s+<[^>]+>\s+(\w.*?)\s*│", line)
+    assert described is not None and len(described.group(1)) > 10, line
+
+
+def test_accounts_show_gives_logins_trust_and_the_last_test(
+    tmp_path: Path, dovecot: Any, smtp_server: Any
+) -> None:
+    home = tmp_path / "home"
+    added = mailmatch(
+        home, "accounts", "add", USER, "--name", "work", "--password-stdin",
+        *server_flags(dovecot, smtp_server), stdin=PASSWORD,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+
+    shown = mailmatch(home, "accounts", "show", "work").stdout
+    assert f"IMAP      localhost:{dovecot.imaps_port} (ssl), login {USER}" in shown, shown
+    assert f"SMTP      localhost:{smtp_server.starttls_port} (starttls), login {USER}" in shown
+    assert f"trusts    CA file {dovecot.ca_file}" in shown
+    assert re.search(r"last test ok, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", shown), shown
+    assert "┏" not in shown  # not the list's table row
+
+    pinned = mailmatch(
+        home, "accounts", "add", "pinned@example.com", "--name", "pinned", "--password-stdin",
+        "--no-test", "--username", "pin-login", "--imap-host", "localhost",
+        "--smtp-host", "localhost", "--cert-fingerprint", dovecot.fingerprint, stdin="pw",
+    )  # fmt: skip
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+    other = mailmatch(home, "accounts", "show", "pinned").stdout
+    assert f"certificate pinned, SHA-256 {dovecot.fingerprint}" in other, other
+    assert "login pin-login" in other
+    assert "last test never (test it with: mailmatch accounts test pinned)" in other
+
+
+def test_tables_are_not_cut_when_the_output_is_not_a_terminal(tmp_path: Path) -> None:
+    long_named_account(tmp_path)
+    piped = run_mailmatch(tmp_path, "accounts", "list", stdin="", env={"COLUMNS": ""})
+    assert f"{LONG_IMAP}:993 ssl" in piped.stdout and "…" not in piped.stdout, piped.stdout
+    assert "someone@a-rather-long-domain-name.example.org" in piped.stdout
+
+
+def test_tables_fit_the_width_they_are_given_without_losing_text(tmp_path: Path) -> None:
+    long_named_account(tmp_path)
+    narrow = run_mailmatch(tmp_path, "accounts", "list", stdin="", env={"COLUMNS": "70"})
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 70
+    assert "…" not in narrow.stdout  # long cells wrap onto more lines instead
+    cells = "".join(line.split("│")[4].strip() for line in narrow.stdout.splitlines()[3:-1])
+    assert f"{LONG_IMAP}:993 ssl" in cells, narrow.stdout
+
+    done, terminal = run_on_terminal(tmp_path, "accounts", "list", terminal="stdout", columns=260)
+    assert done.returncode == 0
+    assert any(f"{LONG_IMAP}:993 ssl" in line for line in terminal.splitlines()), terminal

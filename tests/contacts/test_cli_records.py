@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from mailmatch.cli import app
 from mailmatch.config import load_settings
+from mailmatch.contacts.bulk import RecordImporter
+from mailmatch.contacts.records import CompanyRecord, ContactRecord, ImportedRecords
 from mailmatch.ingest.parse import parse_message
 from mailmatch.matching.service import MatchService
 from mailmatch.store.db import open_database
@@ -181,3 +192,101 @@ def test_a_broken_regular_expression_is_refused_with_a_clear_error(tmp_path: Pat
     error = json.loads(refused.stdout)["error"]
     assert error["code"] == "invalid_input"
     assert "not a regular expression" in error["message"]
+
+
+def import_people(home: Path, count: int) -> None:
+    """``count`` contacts of 20 companies, stored the way a CSV import stores them."""
+    db = open_database(load_settings({"MAILMATCH_HOME": str(home)}))
+    records = ImportedRecords(
+        contacts=[
+            ContactRecord(f"Person {i:05d}", [f"p{i}@c{i % 20}.test"], company=f"Co {i % 20}")
+            for i in range(count)
+        ],
+        companies=[CompanyRecord(f"Co {i}", [f"c{i}.test"]) for i in range(20)],
+        used_columns={},
+        ignored_columns=[],
+        skipped=[],
+        source="test",
+    )
+    RecordImporter(db).import_records(records)
+    db.engine.dispose()
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., int]]:
+    """Run a command in this process and count the SQL statements it sends.
+
+    ``run(home, *args)`` returns the count; the command's root-logger file handler is taken
+    away afterwards so later tests log where they expect.
+    """
+    for key in [k for k in os.environ if k.startswith("MAILMATCH_")]:
+        monkeypatch.delenv(key)
+    handlers = list(logging.getLogger().handlers)
+    statements = 0
+
+    def count(*_args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    def run(home: Path, *args: str) -> int:
+        nonlocal statements
+        monkeypatch.setenv("MAILMATCH_HOME", str(home))
+        statements = 0
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            result = CliRunner().invoke(app, list(args))
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        assert result.exit_code == 0, result.output
+        return statements
+
+    yield run
+    for handler in logging.getLogger().handlers:
+        if handler not in handlers:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def test_contacts_list_costs_the_same_few_queries_for_many_contacts(
+    tmp_path: Path, in_process: Callable[..., int]
+) -> None:
+    """100,000 contacts took minutes when every contact cost three queries of its own."""
+    few, many = tmp_path / "few", tmp_path / "many"
+    import_people(few, 10)
+    import_people(many, 2_500)
+    for args in (("contacts", "list", "--json"), ("contacts", "list")):
+        in_process(few, *args)  # the first run of a home may migrate; count the second
+        assert in_process(many, *args) - in_process(few, *args) <= 10
+
+
+def test_contacts_list_streams_every_contact(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    import_people(home, 1_500)  # more than one table's worth: printed as plain columns
+
+    listed = mailmatch(home, "contacts", "list", "--json")
+    assert len(listed) == 1_500
+    assert listed[7] == {
+        "id": listed[7]["id"], "name": "Person 00007", "emails": ["p7@c7.test"],
+        "company": "Co 7", "title": None, "owner": None, "tags": [], "custom": {},
+        "messages": 0,
+    }  # fmt: skip
+    assert [c["name"] for c in listed] == sorted(c["name"] for c in listed)
+
+    text = mailmatch(home, "contacts", "list").splitlines()
+    assert text[0].split() == ["name", "emails", "company", "messages"]
+    assert text[2].split() == ["Person", "00000", "p0@c0.test", "Co", "0", "0"]
+    assert len(text) == 2 + 1_500 and text[-1].split()[2] == "p1499@c19.test"
+
+
+def test_empty_lists_say_what_to_do_and_json_stays_a_list(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for what, sentence in (
+        ("contacts", "No contacts yet. Add one with: mailmatch contacts add"),
+        ("companies", "No companies yet. Add one with: mailmatch companies add"),
+        ("webhooks", "No webhooks yet. Add one with: mailmatch webhooks add"),
+    ):
+        text = mailmatch(home, what, "list")
+        assert text.startswith(sentence) and "┏" not in text, text
+        assert mailmatch(home, what, "list", "--json") == []
+    unmatched = mailmatch(home, "matches", "unmatched")
+    assert unmatched.startswith("No unmatched senders") and "┏" not in unmatched

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.cli import run_mailmatch
+from tests.cli import run_mailmatch, run_on_terminal
 from tests.sync.conftest import Mailbox, message
 
 
-def mailmatch(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_mailmatch(home, *args)
+def mailmatch(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run_mailmatch(home, *args, env=env)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> Any:
@@ -107,3 +110,80 @@ def test_the_whole_corpus_through_dovecot(
     ok(mailmatch(box.home, "export", "maildir", str(dest)))
     exported = {p.read_bytes() for p in dest.glob("*/*") if p.is_file()}
     assert exported == set(server)  # every message back, byte for byte
+
+
+def test_an_import_that_never_ran_says_so_and_when_it_runs(mailbox: Any) -> None:
+    box: Mailbox = mailbox()
+    ok(mailmatch(box.home, "imports", "create", "manual", "--account", "acct"))
+
+    listed = mailmatch(box.home, "imports", "list", env={"COLUMNS": "200"}).stdout
+    row = next(line for line in listed.splitlines() if "manual" in line and "acct" in line)
+    assert "never run" in row and "manual only" in row, listed
+    shown = mailmatch(box.home, "imports", "show", "manual").stdout
+    assert "never run" in shown and "None" not in shown, shown
+    assert "schedule: manual only" in shown
+    data = ok(mailmatch(box.home, "imports", "show", "manual", "--json"))
+    assert data["state"] == "ok" and data["never_run"] is True  # "state" keeps its values
+
+    box.deliver(message(1))
+    box.accounts.db.engine.dispose()
+    ok(mailmatch(box.home, "imports", "run", "manual", "--json"))
+    after = ok(mailmatch(box.home, "imports", "show", "manual", "--json"))
+    assert after["never_run"] is False
+    assert "never run" not in mailmatch(box.home, "imports", "show", "manual").stdout
+
+
+def test_a_scheduled_import_says_when_it_runs_next(mailbox: Any) -> None:
+    box: Mailbox = mailbox()
+    ok(mailmatch(box.home, "imports", "create", "often", "--account", "acct", "--every", "20m"))
+    shown = mailmatch(box.home, "imports", "show", "often").stdout
+    line = next(x for x in shown.splitlines() if "schedule" in x)
+    assert re.fullmatch(r"  schedule: every 20m; next \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", line)
+
+
+def test_imports_show_json_names_the_folders_it_reads(mailbox: Any) -> None:
+    box: Mailbox = mailbox()
+    box.deliver(message(1))
+    box.deliver(message(2), folder="Sent")
+    ok(mailmatch(box.home, "imports", "create", "both", "--account", "acct"))
+    text = mailmatch(box.home, "imports", "show", "both").stdout
+    assert "folders: INBOX, Sent" in text
+
+    before = ok(mailmatch(box.home, "imports", "show", "both", "--json"))
+    assert before["folders"] == ["INBOX", "Sent"] and before["default_folders"] is True
+    box.accounts.db.engine.dispose()
+    run = ok(mailmatch(box.home, "imports", "run", "both", "--json"))
+    read = [f["name"] for f in run["folders"]]
+    assert read == ["INBOX", "Sent"] and run["new"] == 2
+    after = ok(mailmatch(box.home, "imports", "show", "both", "--json"))
+    assert after["folders"] == read == after["folders_used"]
+    listed = ok(mailmatch(box.home, "imports", "list", "--json"))
+    assert listed[0]["folders"] == read
+
+    ok(mailmatch(box.home, "imports", "create", "one", "--account", "acct", "--folders", "INBOX"))
+    named = ok(mailmatch(box.home, "imports", "show", "one", "--json"))
+    assert named["folders"] == ["INBOX"] and named["default_folders"] is False
+
+
+def test_the_progress_bar_shows_rate_and_eta_and_stays(mailbox: Any) -> None:
+    box: Mailbox = mailbox()
+    for n in range(1, 41):
+        box.deliver(message(n))
+    ok(mailmatch(box.home, "imports", "create", "inbox", "--account", "acct", "--folders", "INBOX"))
+    box.accounts.db.engine.dispose()
+
+    done, terminal = run_on_terminal(box.home, "imports", "run", "inbox", columns=120)
+
+    assert done.returncode == 0, done.stdout + terminal
+    assert "inbox: ok, 40 new" in done.stdout
+    bar = [line for line in terminal.splitlines() if line.startswith("INBOX")]
+    assert len(bar) == 1, terminal  # the last state of the bar, kept on screen
+    assert re.search(r"40/40 .*\d[\d,]* msg/s .*ETA", bar[0]), bar[0]
+
+
+def test_empty_lists_say_what_to_do(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert "No imports yet. Create one with" in mailmatch(home, "imports", "list").stdout
+    search = mailmatch(home, "messages", "search", "budget")
+    assert search.returncode == 0 and search.stdout.strip() == "No stored message matches 'budget'."
+    assert ok(mailmatch(home, "messages", "search", "budget", "--json")) == []

@@ -63,3 +63,10 @@ def test_later_users_get_their_own_workspace_unless_told(tmp_path: Path) -> None
         "two@example.org": "two@example.org",
         "three@example.org": "default",
     }
+
+
+def test_no_users_yet_says_how_to_create_one(tmp_path: Path) -> None:
+    listed = run_mailmatch(tmp_path / "home", "users", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("No users yet. Create one with: mailmatch users create")
+    assert json.loads(run_mailmatch(tmp_path / "home", "users", "list", "--json").stdout) == []

@@ -9,7 +9,7 @@ never for the whole table, so a list stays fast with many thousands of records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -182,6 +182,65 @@ class RecordQueries:
         with self.db.read() as conn:
             total, found = self._page(conn, query, order, limit, offset)
             return Listing(self._contact_rows(conn, found), total, offset, limit)
+
+    def contact_records(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every contact of the workspace, by name, as ``RecordService.contacts()`` describes
+        them (``contacts list --json``), yielded while they are read.
+
+        One ordered query over all contacts in one read transaction (a consistent snapshot),
+        and for each ``batch`` of them one query each for their addresses, their companies'
+        names and their matched-mail counts: 100,000 contacts take a few hundred queries,
+        where a query per contact and field took 300,000.
+        """
+        query = (
+            select(
+                Contact.id,
+                Contact.name,
+                Contact.company_id,
+                Contact.title,
+                Contact.owner,
+                Contact.tags,
+                Contact.custom,
+            )
+            .where(Contact.workspace_id == self.workspace_id)
+            .order_by(Contact.name, Contact.id)
+        )
+        with self.db.read() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+            for part in result.partitions():
+                yield from self._contact_records(conn, list(part))
+
+    def _contact_records(self, conn: Connection, contacts: list[Any]) -> list[dict[str, Any]]:
+        ids = [c.id for c in contacts]
+        emails: dict[int, list[str]] = {}
+        for cid, email in conn.execute(
+            select(ContactEmail.contact_id, ContactEmail.email)
+            .where(ContactEmail.workspace_id == self.workspace_id, ContactEmail.contact_id.in_(ids))
+            .order_by(ContactEmail.email)
+        ):
+            emails.setdefault(cid, []).append(email)
+        companies = company_names_by_id(conn, self.workspace_id, (c.company_id for c in contacts))
+        links = dict(
+            conn.execute(
+                select(MessageLink.record_id, func.count())
+                .where(MessageLink.record_type == "contact", MessageLink.record_id.in_(ids))
+                .group_by(MessageLink.record_id)
+            ).all()
+        )
+        return [
+            {
+                "id": c.id,
+                "name": c.name,
+                "emails": emails.get(c.id, []),
+                "company": companies.get(c.company_id) if c.company_id else None,
+                "title": c.title,
+                "owner": c.owner,
+                "tags": c.tags or [],
+                "custom": c.custom or {},
+                "messages": int(links.get(c.id, 0)),
+            }
+            for c in contacts
+        ]
 
     def contact(self, contact_id: int) -> Detail[ContactRow]:
         with self.db.read() as conn:

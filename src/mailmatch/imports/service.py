@@ -16,6 +16,10 @@ from mailmatch.store.db import Database
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Account, Alert, FolderState, Import
 from mailmatch.timeutil import aware, format_every, now
 
+# What an import without a folder list reads. "Sent" stands for the account's Sent folder
+# whatever the server calls it (imap/folders.py finds it when the import runs).
+DEFAULT_FOLDERS = ("INBOX", "Sent")
+
 
 @dataclass
 class ImportView:
@@ -32,6 +36,29 @@ class ImportView:
     last_error: dict[str, Any] | None
     alerts: list[dict[str, Any]]
     folder_states: list[dict[str, Any]]
+
+    @property
+    def never_run(self) -> bool:
+        """Created and never started: its state reads ``ok`` only because nothing failed yet."""
+        return self.last_run_at is None and self.state == "ok"
+
+    @property
+    def folders_used(self) -> list[str]:
+        """The folders the import reads, by the names it uses.
+
+        Named folders are those names. The default (``folders`` is None) is the INBOX and the
+        Sent folder; once a run has resolved them on the server, by the server's names (say
+        ``Sent Messages``). A default run reads at most those two, INBOX first: a last run
+        that read other folders (before the list was changed back to the default) does not
+        say what the default is.
+        """
+        if self.folders:
+            return list(self.folders)
+        folders = (self.last_stats or {}).get("folders") or []
+        ran = [str(f["name"]) for f in folders if isinstance(f, dict) and f.get("name")]
+        if 0 < len(ran) <= len(DEFAULT_FOLDERS) and ran[0].upper() == "INBOX":
+            return ran
+        return list(DEFAULT_FOLDERS)
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -51,6 +78,9 @@ class ImportView:
             "last_error": self.last_error,
             "alerts": self.alerts,
             "folder_states": self.folder_states,
+            "never_run": self.never_run,
+            "folders_used": self.folders_used,
+            "default_folders": not self.folders,
         }
 
 
