@@ -121,7 +121,14 @@ def test_contacts_companies_rules_and_stats(tmp_path: Path) -> None:
     mailmatch(home, "rules", "ignore", "remove", str(rule["id"]))
     assert all(r["builtin"] for r in mailmatch(home, "rules", "ignore", "list", "--json"))
 
-    hook = mailmatch(home, "webhooks", "add", "http://127.0.0.1:9/hook", "--secret", "s", "--json")
+    # A receiver on this machine is internal: the owner opens it with MAILMATCH_ALLOW_INTERNAL.
+    added = run_mailmatch(
+        home,
+        *("webhooks", "add", "http://127.0.0.1:9/hook", "--secret", "s", "--json"),
+        env={"MAILMATCH_ALLOW_INTERNAL": "127.0.0.1"},
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    hook = json.loads(added.stdout)
     assert hook["events"] == ["message.matched", "message.unmatched"]
     assert [h["url"] for h in mailmatch(home, "webhooks", "list", "--json")] == [hook["url"]]
 
