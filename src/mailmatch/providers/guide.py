@@ -63,6 +63,7 @@ POLICY_LABELS = {
 #: Headings for the troubleshooting sections, in the order people meet the failures.
 TROUBLE_TITLES: dict[Code, str] = {
     Code.AUTH_FAILED: "The username or password was refused",
+    Code.ACCOUNT_BLOCKED: "The provider has blocked the account",
     Code.APP_PASSWORD_REQUIRED: "An app password is needed",
     Code.IMAP_DISABLED: "IMAP is switched off",
     Code.OAUTH_REQUIRED: "Password logins are switched off",
