@@ -395,6 +395,8 @@ def advice_for(
                     f"{name} uses the mailbox's own email password, not your account login."
                 ]
             elif rule.policy in (AppPasswordPolicy.REQUIRED, AppPasswordPolicy.WITH_2FA):
+                if rule.policy is AppPasswordPolicy.WITH_2FA and rule.notes:
+                    advice.append(rule.notes[0])  # which password, with and without 2-step
                 revoked = (
                     " (changing the account password revokes all of them)"
                     if rule.revoked_on_password_change
