@@ -15,7 +15,7 @@ from enum import StrEnum
 from mailmatch.accounts.advice import advice_for
 from mailmatch.accounts.diagnosis import MESSAGES
 from mailmatch.errors import Code
-from mailmatch.providers.app_passwords import format_hint, policy_line
+from mailmatch.providers.app_passwords import format_hint, policy_line, with_article
 from mailmatch.providers.catalog import Catalog
 from mailmatch.providers.models import (
     AppPasswordPolicy,
@@ -147,6 +147,11 @@ class Guide:
     @property
     def policy(self) -> AppPasswordPolicy:
         return self.provider.app_password.policy
+
+    @property
+    def connect_label(self) -> str:
+        """The button's words: "Connect an iCloud Mail mailbox", never "a iCloud"."""
+        return f"Connect {with_article(self.name)} mailbox"
 
     @property
     def can_connect(self) -> bool:
