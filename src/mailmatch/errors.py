@@ -28,6 +28,8 @@ class Code(StrEnum):
     TLS_ERROR = "tls_error"
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
+    # RFC 5530 [CONTACTADMIN]: the login may be right, the provider has blocked the account
+    ACCOUNT_BLOCKED = "account_blocked"
 
 
 RETRYABLE = frozenset({Code.TIMEOUT, Code.RATE_LIMITED, Code.SERVER_ERROR})

@@ -203,6 +203,8 @@ def pin_flag(test: ConnectionTest) -> str | None:
     for result in (test.imap, test.smtp):
         d = result.diagnosis
         if not result.ok and d is not None and d.certificate is not None:
+            if not any(d.certificate.fingerprint in line for line in d.advice):
+                return None  # the advice fixes it another way (connect by the certificate's name)
             return (
                 f"--cert-fingerprint {d.certificate.fingerprint}" if d.certificate.can_pin else None
             )

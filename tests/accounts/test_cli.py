@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from tests.cli import run_mailmatch, run_on_terminal
+from tests.servers.scripted import ScriptedSMTP
+from tests.servers.tcp import TLSServer, server_context
 
 USER, PASSWORD = "user@example.com", "abcd-efgh-ijkl-mnop"
 
@@ -301,3 +303,36 @@ def test_tables_fit_the_width_they_are_given_without_losing_text(tmp_path: Path)
     done, terminal = run_on_terminal(tmp_path, "accounts", "list", terminal="stdout", columns=260)
     assert done.returncode == 0
     assert any(f"{LONG_IMAP}:993 ssl" in line for line in terminal.splitlines()), terminal
+def test_a_certificate_for_another_name_says_which_name_to_use(tmp_path: Path, certs: Any) -> None:
+    """--imap-host 127.0.0.1 with a certificate for localhost: the output names what the
+    certificate is valid for and the flag that fixes it; no Bridge, no port nobody typed."""
+    context = server_context(certs.name_only_cert, certs.name_only_key)
+    with TLSServer(certs.name_only_cert, certs.name_only_key) as imap:
+        smtp = ScriptedSMTP(tls_context=context).start()
+        try:
+
+            def add(host: str) -> subprocess.CompletedProcess[str]:
+                return mailmatch(
+                    tmp_path / "home", "accounts", "add", USER, "--password-stdin",
+                    "--imap-host", host, "--imap-port", str(imap.port), "--imap-security", "ssl",
+                    "--smtp-host", host, "--smtp-port", str(smtp.port), "--smtp-security", "ssl",
+                    "--ca-file", str(certs.ca_file), stdin=PASSWORD,
+                )  # fmt: skip
+
+            by_address = add("127.0.0.1")
+            out = by_address.stdout
+            assert by_address.returncode == 1
+            assert "tls_error" in out
+            assert "valid for localhost" in out
+            assert "run the command again with --imap-host localhost" in out
+            assert "run the command again with --smtp-host localhost" in out
+            assert "Check --imap-security" not in out and "Check --smtp-security" not in out
+            assert "Bridge" not in out + by_address.stderr
+            assert ":587" not in out and "other port" not in out
+            assert "--cert-fingerprint" not in out  # the name is the fix, not a pin
+
+            by_name = add("localhost")
+            assert "tls_error" not in by_name.stdout, by_name.stdout
+            assert "✓ tls" in by_name.stdout or "tls:" in by_name.stdout.lower()
+        finally:
+            smtp.stop()

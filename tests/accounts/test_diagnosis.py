@@ -114,3 +114,26 @@ def test_tls_hints() -> None:
     assert tls_hint(IMAPS, "[SSL: WRONG_VERSION_NUMBER] wrong version number") == "wrong_mode_ssl"
     assert tls_hint(IMAPS, "certificate has expired") == "expired"
     assert tls_hint(IMAPS, "self-signed certificate") == "untrusted"
+
+
+def test_a_certificate_for_another_address_is_a_name_mismatch() -> None:
+    """Python's words when 127.0.0.1 is typed and the certificate is for ``localhost``."""
+    text = "IP address mismatch, certificate is not valid for '127.0.0.1'."
+    assert tls_hint(Server("127.0.0.1", 993, Security.SSL), text) == "hostname"
+    assert tls_hint(IMAPS, "Hostname mismatch, certificate is not valid for 'x'.") == "hostname"
+
+
+def test_contactadmin_means_the_account_is_blocked_not_a_wrong_password() -> None:
+    """RFC 5530: [CONTACTADMIN] says to contact the provider; the password may be right, so it
+    is not auth_failed, and not turned into app_password_required at an app-password provider."""
+    text = "[CONTACTADMIN] Your account has been locked. Please contact support."
+    assert classify_auth_text(ctx(), text)[0] is Code.ACCOUNT_BLOCKED
+    icloud = ctx("icloud", password_looks_like_app_password=False)
+    assert classify_auth_text(icloud, text)[0] is Code.ACCOUNT_BLOCKED
+
+
+def test_server_words_with_underscores_read_as_words() -> None:
+    assert classify_auth_text(ctx(), "[CONTACTADMIN] IMAP_access_disabled")[0] is (
+        Code.IMAP_DISABLED
+    )
+    assert classify_auth_text(ctx(), "NO IMAP_DISABLED for this user")[0] is Code.IMAP_DISABLED

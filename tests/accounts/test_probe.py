@@ -247,3 +247,21 @@ def test_a_refused_imap_password_is_not_tried_again_on_smtp(
     assert result.smtp.diagnosis.code is Code.AUTH_FAILED
     assert "Not tried" in result.smtp.diagnosis.message
     assert len(smtp_server.auth_attempts) == attempts
+
+
+def test_a_blocked_account_is_told_to_contact_the_provider(scripted_imap: Any) -> None:
+    """[CONTACTADMIN] from a real IMAP exchange: its own code, and advice about the account,
+    not "paste the password again"."""
+    gmx = load_catalog().get("gmx")
+    assert gmx is not None and gmx.imap_switch is not None
+    fake = scripted_imap(login_reply="NO [CONTACTADMIN] Account locked, contact support")
+    server = Server("localhost", fake.port, Security.PLAIN)
+    result = probe_imap(server, Credentials("me@gmx.net", "right-password"), context(None, gmx))
+    d = result.diagnosis
+    assert d is not None and d.code is Code.ACCOUNT_BLOCKED and str(d.code) == "account_blocked"
+    assert d.server_text is not None and "Account locked" in d.server_text
+    advice = " ".join(d.advice)
+    assert "paste the password again" not in advice.lower()
+    assert "GMX's support" in advice and "GMX's webmail" in advice
+    assert gmx.imap_switch.where in advice
+    assert not d.retryable

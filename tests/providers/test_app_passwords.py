@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from mailmatch.accounts.advice import advice_for
+from mailmatch.errors import Code
 from mailmatch.providers.app_passwords import check_password, clean_password, guide_lines
 from mailmatch.providers.catalog import load_catalog
-from mailmatch.providers.models import Provider
+from mailmatch.providers.models import AppPasswordPolicy, Protocol, Provider
 
 CATALOG = load_catalog()
 
@@ -129,12 +131,39 @@ def test_outlook_always_warns_that_password_logins_are_switched_off() -> None:
         assert "OAuth" in check.warnings[0]
 
 
-def test_ionos_explains_that_it_wants_the_mailbox_password_not_the_account_login() -> None:
-    check = check_password("whatever", provider("ionos"))
-    assert check.looks_like_app_password is None
-    assert len(check.warnings) == 1
-    assert "control panel" in check.warnings[0]
-    assert "not the login of your IONOS customer account" in check.warnings[0]
+def test_ionos_says_app_password_with_two_step_and_mailbox_password_without() -> None:
+    """IONOS Webmail's two-step verification makes mail programs need an app password
+    (ionos.com, "Activate and configure two-step verification", Mail Basic and Mail Business);
+    without it the mailbox's own password works. Every text a user reads says both."""
+    ionos = provider("ionos")
+    rule = ionos.app_password
+    assert rule.policy is AppPasswordPolicy.WITH_2FA
+    assert rule.help_url is not None and "two-step-verification" in rule.help_url
+    assert rule.help_url in ionos.sources
+    guide = " ".join(guide_lines(ionos))
+    assert "needs an app password once two-factor sign-in is on" in guide
+    assert "Login & Security" in guide
+    assert "mailbox's own email password" in guide and "IONOS customer account" in guide
+    advice = " ".join(
+        advice_for(Code.AUTH_FAILED, protocol=Protocol.IMAP, server=ionos.imap[0], provider=ionos)
+    )
+    assert "app password" in advice and "mailbox's own email password" in advice
+    assert "not an app password" not in " ".join([*rule.notes, *rule.steps, guide, advice])
+    # No format is published: a password is never called wrong before the server says so.
+    check = check_password("whatever", ionos)
+    assert check.looks_like_app_password is None and check.warnings == []
+
+
+def test_mail_com_and_mailbox_org_offer_app_passwords_with_two_factor() -> None:
+    mail_com = provider("mailcom").app_password
+    assert mail_com.policy is AppPasswordPolicy.WITH_2FA
+    assert mail_com.help_url == (
+        "https://support.mail.com/security/2fa/application-specific-passwords.html"
+    )
+    assert any("Manage application-specific passwords" in step for step in mail_com.steps)
+    mailbox = provider("mailboxorg").app_password
+    assert mailbox.policy is AppPasswordPolicy.WITH_2FA
+    assert any("Mail app passwords" in step for step in mailbox.steps)
 
 
 def test_proton_reminds_that_the_bridge_password_is_needed() -> None:

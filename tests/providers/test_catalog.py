@@ -299,7 +299,8 @@ SEED_DOMAINS: dict[str, Expected] = {
     # https://web.de/email/sicherheit/zwei-faktor-authentifizierung/
     "web.de": Expected(("imap.web.de", 993, SSL), ("smtp.web.de", 465, SSL), LOCALPART, WITH_2FA),
     # ISPDB mail.com.xml
-    "mail.com": Expected(("imap.mail.com", 993, SSL), ("smtp.mail.com", 465, SSL), EMAIL, USUAL),
+    # https://support.mail.com/security/2fa/application-specific-passwords.html
+    "mail.com": Expected(("imap.mail.com", 993, SSL), ("smtp.mail.com", 465, SSL), EMAIL, WITH_2FA),
     # https://www.telekom.de/hilfe/apps-dienste/e-mail/einstellungen/posteingang-postausgang-server
     # https://www.telekom.de/hilfe/festnetz-internet-tv/e-mail/e-mail-adresse-passwoerter-und-sicherheit/passwort-fuer-e-mail-programme-einrichten
     "t-online.de": Expected(
@@ -318,8 +319,9 @@ SEED_DOMAINS: dict[str, Expected] = {
     # https://posteo.de/en/help/app-passwords
     "posteo.de": Expected(("posteo.de", 993, SSL), ("posteo.de", 465, SSL), EMAIL, REQUIRED),
     # https://github.com/chatmail/provider-db/blob/ad097ee40579c884e7757de2d3bb0a51f481a32a/_providers/mailbox.org.md
+    # https://kb.mailbox.org/en/private/security-and-privacy/e-mail-password
     "mailbox.org": Expected(
-        ("imap.mailbox.org", 993, SSL), ("smtp.mailbox.org", 465, SSL), EMAIL, USUAL
+        ("imap.mailbox.org", 993, SSL), ("smtp.mailbox.org", 465, SSL), EMAIL, WITH_2FA
     ),
     # ISPDB qq.com.xml
     # https://ashea.com.cn/guandian/2022/1011/707174.html
@@ -335,7 +337,9 @@ SEED_DOMAINS: dict[str, Expected] = {
         ("127.0.0.1", 1143, STARTTLS), ("127.0.0.1", 1025, STARTTLS), EMAIL, BRIDGE
     ),
     # ISPDB 1und1.de.xml (legacy 1&1 addresses, part of IONOS)
-    "online.de": Expected(("imap.1und1.de", 993, SSL), ("smtp.1und1.de", 465, SSL), EMAIL, MAILBOX),
+    "online.de": Expected(
+        ("imap.1und1.de", 993, SSL), ("smtp.1und1.de", 465, SSL), EMAIL, WITH_2FA
+    ),
 }
 
 # IONOS has no consumer domains: discovery reaches it through the customer domain's MX host,
@@ -343,34 +347,35 @@ SEED_DOMAINS: dict[str, Expected] = {
 SEED_MX_HOSTS: dict[str, tuple[str, Expected]] = {
     # FairEmail providers.xml (IONOS US)
     # https://www.ionos.com/help/email/troubleshooting-mail-basicmail-business/changing-a-11-ionos-email-account-password/
+    # https://www.ionos.com/help/email/using-webmail/email-activate-and-configure-two-step-verification
     "mx00.ionos.com": (
         "us",
-        Expected(("imap.ionos.com", 993, SSL), ("smtp.ionos.com", 465, SSL), EMAIL, MAILBOX),
+        Expected(("imap.ionos.com", 993, SSL), ("smtp.ionos.com", 465, SSL), EMAIL, WITH_2FA),
     ),
     # FairEmail providers.xml (IONOS UK)
     "mx00.ionos.co.uk": (
         "uk",
-        Expected(("imap.ionos.co.uk", 993, SSL), ("smtp.ionos.co.uk", 465, SSL), EMAIL, MAILBOX),
+        Expected(("imap.ionos.co.uk", 993, SSL), ("smtp.ionos.co.uk", 465, SSL), EMAIL, WITH_2FA),
     ),
     # FairEmail providers.xml (IONOS DE)
     "mx01.ionos.de": (
         "de",
-        Expected(("imap.ionos.de", 993, SSL), ("smtp.ionos.de", 465, SSL), EMAIL, MAILBOX),
+        Expected(("imap.ionos.de", 993, SSL), ("smtp.ionos.de", 465, SSL), EMAIL, WITH_2FA),
     ),
     # https://ionos.fr/assistance/email/mise-en-place-demail-made-in-germany/serveur-entrant
     "mx00.ionos.fr": (
         "fr",
-        Expected(("imap.ionos.fr", 993, SSL), ("smtp.ionos.fr", 465, SSL), EMAIL, MAILBOX),
+        Expected(("imap.ionos.fr", 993, SSL), ("smtp.ionos.fr", 465, SSL), EMAIL, WITH_2FA),
     ),
     # public IONOS Spain configurations (imap.ionos.es / smtp.ionos.es)
     "mx00.ionos.es": (
         "es",
-        Expected(("imap.ionos.es", 993, SSL), ("smtp.ionos.es", 465, SSL), EMAIL, MAILBOX),
+        Expected(("imap.ionos.es", 993, SSL), ("smtp.ionos.es", 465, SSL), EMAIL, WITH_2FA),
     ),
     # ISPDB 1und1.de.xml lists kundenserver.de as an MX domain of imap.1und1.de
     "mx00.kundenserver.de": (
         "legacy_1und1",
-        Expected(("imap.1und1.de", 993, SSL), ("smtp.1und1.de", 465, SSL), EMAIL, MAILBOX),
+        Expected(("imap.1und1.de", 993, SSL), ("smtp.1und1.de", 465, SSL), EMAIL, WITH_2FA),
     ),
     # Zoho's MX hosts end with the data centre's domain: https://www.zoho.com/mail/help/imap-access.html
     "mx.zoho.eu": (

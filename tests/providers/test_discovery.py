@@ -300,6 +300,25 @@ def test_manual_settings_keep_the_providers_advice() -> None:
     assert unknown.provider is None and unknown.smtp == smtp
 
 
+def test_only_bridges_own_ports_on_this_machine_are_proton_bridge() -> None:
+    """127.0.0.1 is Bridge's catalog host, but a home server or a test Dovecot runs there too:
+    on loopback the port decides, so their users do not get Bridge's advice."""
+    shipped = load_catalog()
+    smtp = Server("127.0.0.1", 4465, Security.SSL)
+    own = manual_settings("me@example.org", Server("127.0.0.1", 9993, Security.SSL), smtp, shipped)
+    assert own.provider is None
+    named = manual_settings("me@example.org", Server("localhost", 993, Security.SSL), smtp, shipped)
+    assert named.provider is None
+    for host in ("127.0.0.1", "localhost"):
+        bridge = manual_settings(
+            "me@example.org", Server(host, 1143, Security.STARTTLS), smtp, shipped
+        )
+        assert bridge.provider is not None and bridge.provider.id == "proton_bridge", host
+    # A Proton address is Bridge's whatever the port: the domain says so.
+    proton = manual_settings("me@proton.me", Server("127.0.0.1", 9993, Security.SSL), smtp, shipped)
+    assert proton.provider is not None and proton.provider.id == "proton_bridge"
+
+
 def test_the_shipped_provider_list_knows_gmail(make_settings: MakeSettings) -> None:
     try:
         catalog = load_catalog()

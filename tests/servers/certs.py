@@ -48,6 +48,10 @@ class Certs:
     selfsigned_key: Path
     fingerprint: str
     selfsigned_fingerprint: str
+    # CA-signed like ``cert`` but for the name ``localhost`` only (no IP address in its SAN):
+    # a client connecting to 127.0.0.1 meets a host name mismatch.
+    name_only_cert: Path
+    name_only_key: Path
 
 
 def _name(common_name: str) -> x509.Name:
@@ -81,8 +85,13 @@ def _leaf(
     issuer_key: ec.EllipticCurvePrivateKey,
     not_before: dt.datetime,
     not_after: dt.datetime,
+    *,
+    with_ip: bool = True,
 ) -> x509.Certificate:
     """A ``localhost`` server certificate signed by ``issuer_key`` (itself when self-signed)."""
+    names: list[x509.GeneralName] = [x509.DNSName(HOSTNAME)]
+    if with_ip:
+        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(HOSTNAME))
@@ -92,12 +101,7 @@ def _leaf(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName(HOSTNAME),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
+            x509.SubjectAlternativeName(names),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -177,6 +181,8 @@ def make_certs(directory: Path) -> Certs:
             "expired-key",
             "selfsigned-cert",
             "selfsigned-key",
+            "name-only-cert",
+            "name-only-key",
         )
     }
     _write_cert(paths["ca"], ca_cert)
@@ -200,6 +206,13 @@ def make_certs(directory: Path) -> Certs:
     )
     _write_key(paths["selfsigned-key"], selfsigned_key)
 
+    name_only_key = _key()
+    _write_cert(
+        paths["name-only-cert"],
+        _leaf(name_only_key, ca_name, ca_key, now - day, now + 30 * day, with_ip=False),
+    )
+    _write_key(paths["name-only-key"], name_only_key)
+
     return Certs(
         directory=directory,
         ca_file=paths["ca"],
@@ -212,4 +225,6 @@ def make_certs(directory: Path) -> Certs:
         selfsigned_key=paths["selfsigned-key"],
         fingerprint=fingerprint,
         selfsigned_fingerprint=selfsigned_fingerprint,
+        name_only_cert=paths["name-only-cert"],
+        name_only_key=paths["name-only-key"],
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -100,3 +102,44 @@ def test_signed_in_users_get_the_app_layout(client: TestClient, alice: UserView)
     page = client.get("/help/providers/gmail")
     assert 'class="sidebar"' in page.text
     assert 'href="/connect"' in page.text
+
+
+def test_the_connect_button_uses_the_right_article(client: TestClient, alice: UserView) -> None:
+    sign_in(client, alice.email)
+    for provider_id, label in [
+        ("icloud", "Connect an iCloud Mail mailbox"),
+        ("ionos", "Connect an IONOS mailbox"),
+        ("gmail", "Connect a Gmail mailbox"),
+        ("sfr", "Connect an SFR Mail mailbox"),
+        ("kpn", "Connect a KPN Mail mailbox"),
+    ]:
+        text = html.unescape(client.get(f"/help/providers/{provider_id}").text)
+        assert label in text, provider_id
+    assert "Connect a iCloud" not in html.unescape(client.get("/help/providers/icloud").text)
+
+
+BADGES_OUTSIDE_THEIR_BOX = """() => Array.from(document.querySelectorAll('.badge')).filter(b => {
+  const box = b.closest('.provider-grid a, .trouble, .page-header, .card');
+  if (!box) return false;
+  const r = b.getBoundingClientRect(), c = box.getBoundingClientRect();
+  return r.right > c.right + 0.5 || r.left < c.left - 0.5 || b.scrollWidth > b.clientWidth + 1;
+}).map(b => b.textContent.trim() + ' in ' + b.closest('.provider-grid a, .trouble, .page-header,'
+  + ' .card').className)"""
+
+
+@pytest.mark.browser
+def test_badges_stay_inside_their_cards_browser(
+    live_server: Any, page: Any, phone: Any, screenshots: Path
+) -> None:
+    """The policy and code badges of the help center, on a laptop and a phone."""
+    paths = ["/help", *(f"/help/providers/{p.id}" for p in CATALOG)]
+    for tab, device in ((phone, "phone"), (page, "laptop")):
+        for path in paths:
+            tab.goto(f"{live_server.url}{path}")
+            outside = tab.evaluate(BADGES_OUTSIDE_THEIR_BOX)
+            assert not outside, (device, path, outside)
+        tab.goto(f"{live_server.url}/help")
+        tab.screenshot(path=str(screenshots / f"help-index-{device}.png"), full_page=True)
+        tab.screenshot(path=str(screenshots / f"help-index-{device}-top.png"))  # the cards
+        tab.goto(f"{live_server.url}/help/providers/ionos")
+        tab.screenshot(path=str(screenshots / f"help-ionos-{device}.png"), full_page=True)

@@ -71,12 +71,25 @@ class Say:
         return []
 
     def pin(self, cert: PeerCertificate) -> str:
+        """The wizard shows the certificate (and its fingerprint) right below the advice."""
         return {
             Surface.CLI: f"run the command again with --cert-fingerprint {cert.fingerprint}",
             Surface.WIZARD: "select Trust this certificate below (it fills in the Certificate "
-            f"fingerprint field with {cert.fingerprint}), then Test connection again",
+            "fingerprint field), then Test connection again",
             Surface.ACCOUNTS: "remove this account and connect it again with Certificate "
             f"fingerprint {cert.fingerprint}",
+        }[self.surface]
+
+    def use_host(self, protocol: Protocol, host: str) -> str:
+        """Connect by the name the certificate is valid for: the one change that fixes it."""
+        label = protocol.value.upper()
+        return {
+            Surface.CLI: f"Connect by that name: run the command again with "
+            f"--{protocol.value}-host {host}.",
+            Surface.WIZARD: f"Type {host} in the {label} Server field, then select Test "
+            "connection again.",
+            Surface.ACCOUNTS: f"Remove this account and connect it again with {label} server "
+            f"{host}.",
         }[self.surface]
 
     def use_port(self, other: Server) -> str:
@@ -106,6 +119,33 @@ def _generate(provider: Provider, say: Say) -> list[str]:
     if rule.format.display_mask:
         lines.append(f"It looks like {rule.format.display_mask}.")
     lines.append(say.set_password())
+    return lines
+
+
+def _blocked(provider: Provider | None, protocol: Protocol, say: Say) -> list[str]:
+    """RFC 5530 [CONTACTADMIN]: the fix is at the provider, not in the password."""
+    name = provider.name if provider else "your provider"
+    lines = [
+        "Pasting the password again will not help: the provider refused this login on purpose.",
+        f"Sign in to {name}'s webmail: a locked or suspended account usually says there why "
+        "(unusual activity, an unpaid plan, a security check to complete) and how to unlock it.",
+    ]
+    if provider is not None and provider.imap_switch and protocol is Protocol.IMAP:
+        switch = provider.imap_switch
+        lines.append(
+            f"Make sure IMAP is switched on: {switch.where}"
+            + (f" ({switch.url})" if switch.url else "")
+        )
+    else:
+        lines.append(
+            "Make sure IMAP access is allowed for this mailbox: at work or school an "
+            "administrator may have switched it off."
+        )
+    lines.append(
+        f"If it stays blocked, contact {name}'s support (or your administrator) and quote the "
+        "server's words above."
+    )
+    lines.append(say.retest())
     return lines
 
 
@@ -152,7 +192,42 @@ def publicly_trusted(provider: Provider | None, server: Server) -> bool:
     return server.host.lower() in {s.host.lower() for s in servers}
 
 
-_CERTIFICATE_DETAILS = ("expired", "untrusted", "hostname", "fingerprint")
+#: The TLS failures that are about the certificate, not about the port or the TLS mode.
+CERTIFICATE_DETAILS = ("expired", "untrusted", "hostname", "fingerprint")
+
+
+def _is_bridge(provider: Provider | None) -> bool:
+    """Proton Mail Bridge is named only where it is the provider (its own ports on loopback, or
+    a Proton address): for any other server the word would send the user looking for it."""
+    return provider is not None and provider.app_password.policy is AppPasswordPolicy.BRIDGE
+
+
+def matching_host(cert: PeerCertificate | None, server: Server) -> str | None:
+    """A name the certificate is valid for, to connect by instead of ``server.host``.
+
+    DNS names first (``localhost`` rather than an address), never a wildcard (it is not a host
+    one can type); ``None`` when the certificate names nothing else.
+    """
+    if cert is None:
+        return None
+    typed = server.host.lower().rstrip(".")
+    names = [n for n in cert.names if "*" not in n and n.lower().rstrip(".") != typed]
+    dns = [n for n in names if not _is_address(n)]
+    candidates = dns or names
+    return candidates[0] if candidates else None
+
+
+def _is_address(name: str) -> bool:
+    return name.replace(".", "").isdigit() or ":" in name
+
+
+def _valid_for(cert: PeerCertificate | None, server: Server) -> str:
+    """ "It is valid for localhost, not for 127.0.0.1." when the names do not cover the host."""
+    if cert is None or not cert.names or matching_host(cert, server) is None:
+        return ""
+    if server.host.lower().rstrip(".") in {n.lower().rstrip(".") for n in cert.names}:
+        return ""
+    return f" It is valid for {', '.join(cert.names)}, not for {server.host}."
 
 
 def _certificate(
@@ -163,8 +238,11 @@ def _certificate(
     cert: PeerCertificate | None,
     say: Say,
 ) -> list[str]:
-    """A certificate that failed verification: what is wrong with it, then whether to pin it."""
+    """A certificate that failed verification: what is wrong with it, then the one fix."""
     lines: list[str] = []
+    bridge = _is_bridge(provider)
+    public = publicly_trusted(provider, server)
+    other_name = matching_host(cert, server)
     if detail == "expired":
         when = f" (on {cert.not_after:%Y-%m-%d})" if cert else ""
         lines.append(
@@ -172,22 +250,26 @@ def _certificate(
             "it; mailmatch will not send a password over an unverified connection."
         )
     elif detail == "untrusted":
+        made_by = (
+            "Proton Mail Bridge makes its own, self-signed one"
+            if bridge
+            else "a self-signed certificate, as many home servers use"
+        )
         lines.append(
-            "The certificate is not signed by an authority this machine trusts (a self-signed "
-            "certificate, as Proton Mail Bridge and many home servers use)."
+            f"The certificate is not signed by an authority this machine trusts ({made_by})."
+            + _valid_for(cert, server)
         )
     elif detail == "hostname":
-        made_for = f": it was made for {', '.join(cert.names)}" if cert and cert.names else ""
-        lines.append(
-            f"The certificate is not for {server.host}{made_for}. Connect using the name it "
-            "was made for."
-        )
+        made_for = f": it is valid for {', '.join(cert.names)}" if cert and cert.names else ""
+        lines.append(f"The certificate is not for {server.host}{made_for}.")
+        if other_name is not None and not public:
+            return [*lines, say.use_host(protocol, other_name)]
     else:
         lines.append(
             "The certificate does not match the pinned fingerprint: the server's certificate "
             "changed."
         )
-    if publicly_trusted(provider, server):
+    if public:
         assert provider is not None
         lines.append(
             f"{provider.name}'s servers present certificates every system trusts, so a "
@@ -201,20 +283,27 @@ def _certificate(
                 "certificates look expired."
             )
         return lines
+    whose = "Proton Mail Bridge" if bridge else "your server"
     if cert is not None and cert.can_pin:
-        lead = (
-            "If you renewed the certificate yourself (or reinstalled Proton Mail Bridge) and "
-            "you recognise the new one, pin it: "
-            if detail == "fingerprint"
-            else "If this is your own server (or Proton Mail Bridge) and you recognise this "
-            "certificate, pin it: "
-        )
+        if detail == "fingerprint":
+            lead = (
+                "If you reinstalled Proton Mail Bridge"
+                if bridge
+                else "If you renewed the certificate yourself"
+            ) + " and you recognise the new one, pin it: "
+        else:
+            lead = (
+                "If this is Proton Mail Bridge on this machine"
+                if bridge
+                else "If this is your own server"
+            ) + " and you recognise this certificate, pin it: "
         lines.append(lead + say.pin(cert) + ".")
-        lines.append(
-            "Compare the fingerprint with the one your server or Bridge shows first: pinning a "
-            "certificate you do not know, above all for a public provider, is exactly how an "
-            "interception (man-in-the-middle) attack gets your password."
-        )
+        if say.surface is not Surface.WIZARD:  # the wizard says it next to its Trust button
+            lines.append(
+                f"Compare the fingerprint with the one {whose} shows first: pinning a "
+                "certificate you do not know is exactly how an interception (man-in-the-middle) "
+                "attack gets your password."
+            )
     elif say.surface is Surface.CLI:
         lines.append(
             "If you trust this server, give its certificate with --ca-file FILE or pin it with "
@@ -226,7 +315,14 @@ def _certificate(
             "Certificate fingerprint field."
         )
     if detail == "untrusted" and say.surface is Surface.CLI and cert is not None:
-        lines.append("Or give the certificate of the authority that signed it with --ca-file FILE.")
+        by_name = (
+            f", and connect by a name it is valid for (--{protocol.value}-host {other_name})"
+            if other_name is not None and _valid_for(cert, server)
+            else ""
+        )
+        lines.append(
+            f"Or give the certificate of the authority that signed it with --ca-file FILE{by_name}."
+        )
     return lines + say.change_servers()
 
 
@@ -239,7 +335,7 @@ def _tls(
     say: Say,
 ) -> list[str]:
     sec, port = say.setting(protocol, "security"), say.setting(protocol, "port")
-    if detail in _CERTIFICATE_DETAILS:
+    if detail in CERTIFICATE_DETAILS:
         return _certificate(protocol, server, detail, provider, cert, say)
     if detail == "wrong_mode_ssl":
         return [
@@ -299,6 +395,8 @@ def advice_for(
                     f"{name} uses the mailbox's own email password, not your account login."
                 ]
             elif rule.policy in (AppPasswordPolicy.REQUIRED, AppPasswordPolicy.WITH_2FA):
+                if rule.policy is AppPasswordPolicy.WITH_2FA and rule.notes:
+                    advice.append(rule.notes[0])  # which password, with and without 2-step
                 revoked = (
                     " (changing the account password revokes all of them)"
                     if rule.revoked_on_password_change
@@ -328,6 +426,8 @@ def advice_for(
                 "Turn on IMAP in your webmail settings, or ask your administrator to allow it."
             )
         advice.append(say.retest())
+    elif code is Code.ACCOUNT_BLOCKED:
+        advice += _blocked(provider, protocol, say)
     elif code is Code.OAUTH_REQUIRED:
         if provider:
             advice += list(provider.app_password.notes)

@@ -6,6 +6,8 @@ Classification order for a refused login, as the server's words are the best evi
    these carry meaning no standard code does ("Application-specific password required",
    "You are yet to enable IMAP", "basic authentication is disabled").
 2. The RFC 5530 response code in brackets (IMAP) or the RFC 4954/3463 reply code (SMTP).
+   ``[CONTACTADMIN]`` is not a wrong password: RFC 5530 says the user must contact the
+   provider, and the credentials may well be right, so it has its own code, ``account_blocked``.
 3. What we know of the provider: a generic refusal at a provider that requires app passwords,
    for a password that does not look like one, is most likely the account password.
 
@@ -32,7 +34,7 @@ IMAP_RESPONSE_CODES: dict[str, Code] = {
     "AUTHENTICATIONFAILED": Code.AUTH_FAILED,
     "AUTHORIZATIONFAILED": Code.AUTH_FAILED,
     "EXPIRED": Code.AUTH_FAILED,
-    "CONTACTADMIN": Code.AUTH_FAILED,
+    "CONTACTADMIN": Code.ACCOUNT_BLOCKED,
     "NOPERM": Code.AUTH_FAILED,
     "PRIVACYREQUIRED": Code.TLS_ERROR,
     "UNAVAILABLE": Code.RATE_LIMITED,
@@ -50,6 +52,7 @@ GENERIC_TEXTS: tuple[tuple[str, Code], ...] = (
     ("app password", Code.APP_PASSWORD_REQUIRED),
     ("not enabled for imap", Code.IMAP_DISABLED),
     ("imap access is disabled", Code.IMAP_DISABLED),
+    ("imap access disabled", Code.IMAP_DISABLED),
     ("imap is disabled", Code.IMAP_DISABLED),
     ("enable imap", Code.IMAP_DISABLED),
     ("imap disabled", Code.IMAP_DISABLED),
@@ -93,14 +96,23 @@ class AuthContext:
     ever_worked: bool = False
 
 
+def _words(text: str) -> str:
+    """Server text for matching: lower case, ``_`` read as a space.
+
+    Servers write machine-style words too (``[CONTACTADMIN] IMAP_access_disabled``): those must
+    match the same patterns as "IMAP access disabled".
+    """
+    return text.lower().replace("_", " ")
+
+
 def classify_auth_text(
     ctx: AuthContext, text: str, reply_code: int | None = None
 ) -> tuple[Code, str]:
     """Returns the code and what decided it (kept for the user and for debugging)."""
-    lowered = text.lower()
+    lowered = _words(text)
     if ctx.provider is not None:
         for known in ctx.provider.known_errors:
-            if known.protocol is ctx.protocol and known.match.lower() in lowered:
+            if known.protocol is ctx.protocol and _words(known.match) in lowered:
                 return _refine(ctx, Code(known.code)), f"{ctx.provider.name}: {known.meaning}"
     for needle, code in GENERIC_TEXTS:
         if needle in lowered:
@@ -164,6 +176,8 @@ MESSAGES: dict[Code, str] = {
     Code.TLS_ERROR: "The secure (TLS) connection could not be set up.",
     Code.RATE_LIMITED: "The server is limiting logins or connections right now.",
     Code.SERVER_ERROR: "The server failed in an unexpected way.",
+    Code.ACCOUNT_BLOCKED: "The provider has blocked this account or its IMAP access; the "
+    "password may well be right.",
 }
 
 
@@ -214,7 +228,12 @@ def tls_hint(server: Server, detail: str) -> str | None:
         return "expired"
     if "self-signed" in low or "self signed" in low or "unable to get local issuer" in low:
         return "untrusted"
-    if "hostname mismatch" in low or "doesn't match" in low:
+    if (
+        "hostname mismatch" in low
+        or "ip address mismatch" in low
+        or "doesn't match" in low
+        or "certificate is not valid for" in low
+    ):
         return "hostname"
     if "fingerprint" in low:
         return "fingerprint"

@@ -7,6 +7,8 @@ SMTP: connect, EHLO, STARTTLS when asked, AUTH, QUIT: no mail is ever sent.
 Each protocol is tried once with the password: a refused login is never retried, so a wrong
 password cannot lock the user out. Only a transport failure on the SMTP port (closed, timed out,
 wrong TLS mode) makes the test try the other standard submission port, and report which works.
+A certificate that fails verification is not such a failure: the port answered with TLS, and
+another port of the same server presents the same certificate.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any
 
 from imapclient.exceptions import IMAPClientError
 
-from mailmatch.accounts.advice import STANDARD_PORTS, Say
-from mailmatch.accounts.diagnosis import diagnose
+from mailmatch.accounts.advice import CERTIFICATE_DETAILS, STANDARD_PORTS, Say
+from mailmatch.accounts.diagnosis import diagnose, tls_hint
 from mailmatch.errors import Code, Diagnosis
 from mailmatch.imap.session import (
     Credentials,
@@ -242,6 +244,17 @@ def _smtp_text(code: int, error: bytes | str) -> str:
 TRANSPORT_CODES = frozenset({Code.CONNECTION_REFUSED, Code.TIMEOUT, Code.TLS_ERROR})
 
 
+def _another_port_may_work(result: ProtocolResult) -> bool:
+    """Closed, silent or the wrong TLS mode: yes. A certificate problem: no (same server)."""
+    d = result.diagnosis
+    if result.ok or d is None or d.code not in TRANSPORT_CODES:
+        return False
+    if d.code is Code.TLS_ERROR:
+        failed = next((s.detail for s in result.steps if not s.ok), "")
+        return tls_hint(result.server, failed) not in CERTIFICATE_DETAILS
+    return True
+
+
 def probe_smtp(
     server: Server,
     creds: Credentials,
@@ -250,7 +263,7 @@ def probe_smtp(
 ) -> ProtocolResult:
     """Test ``server``; on a transport failure, try each fallback until one works."""
     result = _probe_smtp_once(server, creds, ctx)
-    if result.ok or result.diagnosis is None or result.diagnosis.code not in TRANSPORT_CODES:
+    if not _another_port_may_work(result) or result.diagnosis is None:
         return result
     for other in fallbacks or []:
         alternative = _probe_smtp_once(other, creds, ctx)

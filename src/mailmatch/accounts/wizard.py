@@ -21,7 +21,7 @@ from mailmatch.accounts.certificate import PeerCertificate
 from mailmatch.accounts.probe import ConnectionTest, ProtocolResult
 from mailmatch.accounts.service import AccountService, NewAccount
 from mailmatch.accounts.tls import TlsOptions, normalize_fingerprint
-from mailmatch.errors import InvalidInput
+from mailmatch.errors import Code, InvalidInput
 from mailmatch.imap.session import ProbeContext, Step
 from mailmatch.providers.app_passwords import PasswordCheck, check_password
 from mailmatch.providers.discovery_models import Discovery, Source
@@ -171,19 +171,49 @@ def not_tried(result: ProtocolResult) -> bool:
     )
 
 
+def _tls_at_connect(result: ProtocolResult) -> bool:
+    """Implicit TLS failed in the handshake: the TCP connection itself worked."""
+    d = result.diagnosis
+    return (
+        d is not None
+        and d.code is Code.TLS_ERROR
+        and result.server.security is Security.SSL
+        and bool(result.steps)
+        and result.steps[0].name == "connect"
+        and not result.steps[0].ok
+    )
+
+
 def _rows(result: ProtocolResult) -> list[CheckRow]:
+    """The steps as the user should read them: what passed, the one that failed, and a single
+    row for everything after it (one "not reached" per step made a failure look like six)."""
     if not_tried(result):
         return [CheckRow(STEP_LABELS["login"], "skip", result.steps[0].detail)]
-    rows = [_row(s) for s in result.steps]
+    if _tls_at_connect(result):
+        failed = result.steps[0]
+        s = result.server
+        rows = [
+            CheckRow(STEP_LABELS["connect"], "pass", f"{s.host}:{s.port}"),
+            CheckRow(STEP_LABELS["tls"], "fail", failed.detail),
+        ]
+    else:
+        rows = [_row(s) for s in result.steps]
     if not result.ok:
-        done = {s.name for s in result.steps}
+        done = {row.label for row in rows}
         failed_at = any(not s.ok for s in result.steps)
-        for name in _EXPECTED[result.protocol]:
-            if name in done or (name == "tls" and result.server.security is Security.PLAIN):
-                continue
-            if name == "capabilities" and not failed_at:
-                continue
-            rows.append(CheckRow(STEP_LABELS[name], "skip", "not reached"))
+        rest = [
+            STEP_LABELS[name]
+            for name in _EXPECTED[result.protocol]
+            if STEP_LABELS[name] not in done
+            and not (name == "tls" and result.server.security is Security.PLAIN)
+            and not (name == "capabilities" and not failed_at)
+        ]
+        if rest:
+            others = len(rest) - 1
+            after = {0: "", 1: f" (nor {rest[-1].lower()})"}.get(
+                others, f" (nor the {others} steps after it)"
+            )
+            rows.append(CheckRow(rest[0], "skip", "not reached" + after))
     return rows
 
 
@@ -220,10 +250,26 @@ def protocol_view(result: ProtocolResult, provider_id: str | None) -> ProtocolVi
     return view
 
 
+#: SMTP's advice when it failed on the very certificate IMAP shows: saying it all twice only
+#: doubled the page.
+SAME_CERTIFICATE_ADVICE = (
+    "The same certificate as IMAP, with the same problem: the fix above applies to the SMTP "
+    "server too."
+)
+
+
 def checks_view(test: ConnectionTest, provider_id: str | None) -> list[ProtocolView]:
     imap, smtp = protocol_view(test.imap, provider_id), protocol_view(test.smtp, provider_id)
     if imap.certificate and smtp.certificate:
         smtp.same_certificate = imap.certificate.fingerprint == smtp.certificate.fingerprint
+        same_problem = (
+            imap.diagnosis is not None
+            and smtp.diagnosis is not None
+            and imap.diagnosis["message"] == smtp.diagnosis["message"]
+        )
+        if smtp.same_certificate and same_problem and smtp.diagnosis is not None:
+            smtp.diagnosis["advice"] = [SAME_CERTIFICATE_ADVICE]
+            smtp.certificate = None  # shown once, with IMAP's
     return [imap, smtp]
 
 

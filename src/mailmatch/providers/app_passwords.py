@@ -136,8 +136,24 @@ def _canonical_layout(password: str, fmt: PasswordFormat) -> bool:
     return re.fullmatch(pattern, password, flags) is not None
 
 
-def _with_article(name: str) -> str:
-    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+#: Letters whose spoken name starts with a vowel sound: "an SFR", "an MX host", but "a KPN".
+_VOWEL_SOUND_LETTERS = frozenset("AEFHILMNORSX")
+
+
+def with_article(name: str) -> str:
+    """``name`` after "a" or "an", by how it is said: "an iCloud", "an IONOS", "a Gmail".
+
+    A name in capitals without a vowel (SFR, KPN, GMX) is spelled out letter by letter, so its
+    first letter's spoken name decides; any other name is read as a word, and its first letter
+    does (IONOS and STRATO are words).
+    """
+    word = name.split()[0] if name.split() else name
+    letters = "".join(c for c in word if c.isalpha())
+    if not letters:
+        return f"a {name}"
+    spelled = letters.isupper() and not any(c in "AEIOU" for c in letters[1:])
+    vowel = letters[0] in _VOWEL_SOUND_LETTERS if spelled else letters[0].lower() in "aeiou"
+    return ("an " if vowel else "a ") + name
 
 
 def _shape(fmt: PasswordFormat) -> str:
@@ -157,7 +173,7 @@ def _explanation(provider: Provider, *, with_link: bool) -> str:
     """The user-facing sentence for policies where the question is not "does it look right".
 
     For ``mailbox_password``, ``bridge`` and ``not_supported`` the catalog's first note is written
-    for the user (IONOS: "the mailbox's own email password ... not the IONOS account login");
+    for the user (a hosting panel's "the mailbox's own email password ... not the customer login");
     a generic sentence is the fallback for entries without notes.
     """
     rule = provider.app_password
@@ -185,9 +201,7 @@ def _explanation(provider: Provider, *, with_link: bool) -> str:
 def _mismatch_warning(provider: Provider) -> str:
     rule = provider.app_password
     name = provider.name
-    sentence = (
-        f"This does not look like {_with_article(name)} app password ({_shape(rule.format)})."
-    )
+    sentence = f"This does not look like {with_article(name)} app password ({_shape(rule.format)})."
     if rule.policy is AppPasswordPolicy.REQUIRED:
         consequence = f"Your regular {name} password will not work for IMAP and SMTP"
     else:
@@ -223,8 +237,9 @@ def check_password(raw: str, provider: Provider | None) -> PasswordCheck:
       characters are right but we cannot show the provider accepts that layout, so we ask instead
       of rewriting (see :func:`clean_password`).
     * ``not_supported`` (Outlook.com): always, because no password of any kind will work.
-    * ``mailbox_password`` (IONOS) and ``bridge`` (Proton): always, because the usual mistake is
-      the account login instead of the mailbox or bridge password, and no format can detect it.
+    * ``mailbox_password`` (hosting panels) and ``bridge`` (Proton): always, because the usual
+      mistake is the account login instead of the mailbox or bridge password, and no format can
+      detect it.
     """
     rule = provider.app_password if provider is not None else None
     password = clean_password(raw, rule)

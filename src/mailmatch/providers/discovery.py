@@ -99,19 +99,42 @@ def _matches(host: str, suffix: str) -> bool:
     return host == suffix or host.endswith("." + suffix)
 
 
-def provider_for_host(catalog: Catalog, host: str) -> tuple[Provider, Region | None] | None:
+#: Names of this machine. A catalog server on one of them (Proton Mail Bridge's 127.0.0.1) is a
+#: program on this machine, told apart from the user's own servers only by its port.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def on_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def provider_for_host(
+    catalog: Catalog, host: str, port: int | None = None
+) -> tuple[Provider, Region | None] | None:
     """The catalog provider that runs the server ``host``, with the region it serves.
 
     Exact server names first (``imap.gmx.net`` is GMX's), then names under one of a
-    provider's own domains (``imap.mail.me.com`` is under iCloud's ``me.com``).
+    provider's own domains (``imap.mail.me.com`` is under iCloud's ``me.com``). On loopback the
+    port must match too: 127.0.0.1:1143 is Proton Mail Bridge, 127.0.0.1:9993 is whatever the
+    user runs there (a home server, a test Dovecot), and Bridge's advice would mislead them.
     """
     host = host.lower().rstrip(".")
+    loopback = on_loopback(host)
+
+    def runs(servers: tuple[Server, ...]) -> bool:
+        if loopback:  # localhost:1143 is Bridge as much as 127.0.0.1:1143 is
+            return any(on_loopback(s.host) and s.port == port for s in servers)
+        return any(s.host == host for s in servers)
+
     for provider in catalog:
         for region in provider.regions:
-            if any(s.host == host for s in (*region.imap, *region.smtp)):
+            if runs((*region.imap, *region.smtp)):
                 return provider, region
-        if any(s.host == host for s in (*provider.imap, *provider.smtp)):
+        if runs((*provider.imap, *provider.smtp)):
             return provider, None
+    if loopback:
+        return None
     for provider in catalog:
         if any(_matches(host, domain) for domain in provider.domains):
             return provider, None
@@ -229,7 +252,7 @@ class _Chain:
             smtp_alternatives=list(smtp[1:]),
             notes=self.notes,
         )
-        match = provider_for_host(self.catalog, found.imap.host)
+        match = provider_for_host(self.catalog, found.imap.host, found.imap.port)
         if match is not None and source is not Source.GUESS:
             found.provider, region = match
             found.region = region.id if region else None
@@ -379,7 +402,7 @@ def manual_settings(
     catalog = catalog if catalog is not None else load_catalog()
     provider = catalog.by_domain(domain)
     region = provider.region_for_domain(domain) if provider else None
-    if provider is None and (match := provider_for_host(catalog, imap.host)) is not None:
+    if provider is None and (match := provider_for_host(catalog, imap.host, imap.port)) is not None:
         provider, region = match
     notes = ["servers entered by hand"]
     if provider is not None:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from mailmatch.accounts.advice import advice_for
 from mailmatch.accounts.diagnosis import MESSAGES
 from mailmatch.errors import Code
-from mailmatch.providers.app_passwords import format_hint, policy_line
+from mailmatch.providers.app_passwords import format_hint, policy_line, with_article
 from mailmatch.providers.catalog import Catalog
 from mailmatch.providers.models import (
     AppPasswordPolicy,
@@ -63,6 +63,7 @@ POLICY_LABELS = {
 #: Headings for the troubleshooting sections, in the order people meet the failures.
 TROUBLE_TITLES: dict[Code, str] = {
     Code.AUTH_FAILED: "The username or password was refused",
+    Code.ACCOUNT_BLOCKED: "The provider has blocked the account",
     Code.APP_PASSWORD_REQUIRED: "An app password is needed",
     Code.IMAP_DISABLED: "IMAP is switched off",
     Code.OAUTH_REQUIRED: "Password logins are switched off",
@@ -146,6 +147,11 @@ class Guide:
     @property
     def policy(self) -> AppPasswordPolicy:
         return self.provider.app_password.policy
+
+    @property
+    def connect_label(self) -> str:
+        """The button's words: "Connect an iCloud Mail mailbox", never "a iCloud"."""
+        return f"Connect {with_article(self.name)} mailbox"
 
     @property
     def can_connect(self) -> bool:
