@@ -53,6 +53,7 @@ from mailmatch.store.messages import (
     insert_ignore,
 )
 from mailmatch.store.models import FolderState, utcnow
+from mailmatch.store.space import disk_full_as_error
 from mailmatch.sync.batches import (
     BATCH_BYTES,
     LOOKAHEAD,
@@ -197,8 +198,16 @@ class FolderSync:
     # -- the sync ---------------------------------------------------------------------------
 
     def run(self, folder: str, result: FolderResult | None = None) -> FolderResult:
-        """Sync ``folder``; pass the result of an interrupted attempt to keep counting in it."""
+        """Sync ``folder``; pass the result of an interrupted attempt to keep counting in it.
+
+        A full disk is :class:`~mailmatch.errors.DiskFull` (never an ``OSError``, which the
+        runner would take for a dropped connection and reconnect).
+        """
         result = result or FolderResult(folder)
+        with disk_full_as_error(self.store.db):
+            return self._sync(folder, result)
+
+    def _sync(self, folder: str, result: FolderResult) -> FolderResult:
         info = _server_call(self.client.select_folder, folder, True)
         uidvalidity = int(info[b"UIDVALIDITY"])
         uidnext = info.get(b"UIDNEXT")

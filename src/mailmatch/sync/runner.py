@@ -9,6 +9,9 @@ Health rules (the import's ``state``):
   replaced, so a revoked password can never lock the account by repeated attempts;
 * ``connect_error`` / ``rate_limited`` for transient failures: retried with exponential backoff,
   and an alert is raised only once the failure has lasted ``alert_after`` (default 4 hours);
+* ``disk_full`` when the store's disk filled up: retried with backoff like a failure, but a
+  run (scheduled or manual) does not even log in until more space is free than at the
+  failure; alerted at once, since only the user can free space;
 * ``interrupted`` when the user stopped the run (Ctrl-C): not a failure (no backoff, no alert,
   the schedule unchanged); the figures are what was stored, and the next run resumes.
 
@@ -36,13 +39,14 @@ from sqlalchemy import select, update
 
 from mailmatch.accounts.service import AccountService
 from mailmatch.accounts.tls import TlsOptions
-from mailmatch.errors import Code, Diagnosis, MailmatchError, NotFound
+from mailmatch.errors import Code, Diagnosis, DiskFull, MailmatchError, NotFound
 from mailmatch.imap.folders import folder_infos, resolve_folders
 from mailmatch.imap.session import Credentials, ProbeContext, SessionError, open_imap
 from mailmatch.imports.service import import_row
 from mailmatch.matching.service import MatchService
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Account, Alert, Import
+from mailmatch.store.space import disk_full_as_error, space_is_back
 from mailmatch.sync.engine import FolderResult, FolderSync, Progress, RateLimited
 from mailmatch.sync.interrupt import Interrupted, stop_on_sigint
 from mailmatch.sync.lease import Lease, LeaseLost
@@ -54,6 +58,7 @@ AUTH_CODES = {Code.AUTH_FAILED, Code.APP_PASSWORD_REQUIRED, Code.OAUTH_REQUIRED}
 BLOCKED_STATES = {"needs_app_password", "auth_failed"}
 DROPPED = (OSError, EOFError, IMAPClient.AbortError)
 INTERRUPTED = "interrupted"
+DISK_FULL = "disk_full"
 
 
 class AlreadyRunning(MailmatchError):
@@ -197,6 +202,7 @@ class ImportRunner:
             account = session.get(Account, row.account_id)
             assert account is not None
             self._check_blocked(row, account)
+            self._check_space(row)
             import_id, folders_wanted = row.id, row.folders
             ever_worked = row.last_ok_at is not None
         lease = Lease(self.db, import_id, self.options.lease_seconds)
@@ -209,10 +215,14 @@ class ImportRunner:
         result = RunResult(name)
         self._set(import_id, state="running", last_run_at=now())
         try:
-            self.matches.match_missing()  # messages a killed run stored but did not match
-            self._run(result, account.name, folders_wanted, ever_worked, lease, progress, stop)
+            with disk_full_as_error(self.db):
+                self.matches.match_missing()  # messages a killed run stored but did not match
+                self._run(result, account.name, folders_wanted, ever_worked, lease, progress, stop)
         except LeaseLost as exc:  # the other run records the import's state, not this one
             raise AlreadyRunning(exc.message) from exc
+        except DiskFull as exc:
+            result.state = DISK_FULL
+            result.errors.append(exc.to_error())
         except MailmatchError as exc:  # e.g. the vault key is missing: say so, never "running"
             result.state = "connect_error"
             result.errors.append({"folder": None, "code": exc.code, "message": exc.message,
@@ -252,6 +262,15 @@ class ImportRunner:
                 f"mailmatch accounts set-password {account.name}",
             ],
         )
+
+    def _check_space(self, row: Import) -> None:
+        """After a full disk, refuse to run (no login) until space has been freed."""
+        if row.state != DISK_FULL:
+            return
+        full = space_is_back(self.db, (row.last_error or {}).get("free_bytes"))
+        if full is not None:
+            full.message = f"import {row.name!r} waits for space: {full.message}"
+            raise full
 
     def _connect(self, account_name: str, ever_worked: bool) -> IMAPClient:
         view = self.accounts.get(account_name)
@@ -358,7 +377,7 @@ class ImportRunner:
             )
             try:
                 sync.run(folder, total)
-            except (Interrupted, KeyboardInterrupt):
+            except (Interrupted, KeyboardInterrupt, DiskFull):
                 result.folders.append(total)  # what this folder stored before the stop
                 raise
             except RateLimited:
@@ -418,7 +437,7 @@ class ImportRunner:
             )
             if row.every_seconds:
                 row.next_run_at = stamp + max(delay, timedelta(seconds=row.every_seconds))
-            blocked = result.state in BLOCKED_STATES
+            blocked = result.state in BLOCKED_STATES or result.state == DISK_FULL
             lasting = stamp - row.failing_since >= self.options.alert_after
             has_open = session.scalar(
                 select(Alert.id).where(Alert.import_id == row.id, Alert.resolved_at.is_(None))
