@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.processes import Proc, kill, wait_gone
 from tests.servers.certs import Certs, make_certs
 from tests.servers.dovecot import DOVECOT_NOT_INSTALLED, Dovecot
 from tests.servers.scripted import ScriptedIMAP, ScriptedSMTP
@@ -25,6 +26,30 @@ from tests.servers.tcp import LineServer, SilentServer, TLSServer, server_contex
 #: The directory next to the repository (``../shared``): reference data and corpora.
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CORPUS = SHARED / "corpora" / "spamassassin"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite leaves no mailmatch process alive: no command it started with a home under
+    this session's temporary directory, no parse worker forked by the test process itself.
+
+    Checked once, after every other fixture has stopped its servers; what is found is killed
+    (by pid) and named, so a leak fails the run instead of piling up on the machine.
+    """
+    base = str(tmp_path_factory.getbasetemp())
+    me = os.getpid()
+    own_cmdline = Path(f"/proc/{me}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    yield
+
+    def ours(p: Proc) -> bool:
+        forked_here = p.ppid == me and p.cmdline == own_cmdline
+        return forked_here or p.environ().get("MAILMATCH_HOME", "").startswith(base)
+
+    left = wait_gone(ours, timeout=5)
+    kill(left)
+    if left:
+        names = "; ".join(f"{p.pid} (parent {p.ppid}): {p.cmdline}" for p in left)
+        pytest.fail(f"the suite left processes behind (now killed): {names}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -89,11 +89,15 @@ def imports_create(
 
 @imports_app.command("run")
 def imports_run(name: str, as_json: JsonOpt = False) -> None:
-    """Start Import Manually: run it now, with a progress bar."""
+    """Start Import Manually: run it now, with a progress bar. Ctrl-C stops it after the
+    batch being stored (what was stored is kept; the next run continues)."""
+    from mailmatch.sync.interrupt import EXIT_INTERRUPTED, sigint_stops
+
     settings = _settings()
     runner = _run(lambda: _runner(settings), as_json)
+    stop = sigint_stops()
     if as_json or not sys.stderr.isatty():
-        result = _run(lambda: runner.run(name), as_json)
+        result = _run(lambda: runner.run(name, stop=stop), as_json)
     else:
         from mailmatch.render_mail import import_progress
 
@@ -105,7 +109,7 @@ def imports_run(name: str, as_json: JsonOpt = False) -> None:
                     tasks[folder] = bar.add_task(folder, total=total)
                 bar.update(tasks[folder], completed=done, total=total)
 
-            result = _run(lambda: runner.run(name, progress=progress))
+            result = _run(lambda: runner.run(name, progress=progress, stop=stop))
     if as_json:
         _emit(result.to_json())
     else:
@@ -113,6 +117,8 @@ def imports_run(name: str, as_json: JsonOpt = False) -> None:
 
         print_run(out, result)
     runner.db.engine.dispose()  # the store is closed (and SQLite's WAL checkpointed) before exit
+    if result.state == "interrupted":
+        exit_fast(EXIT_INTERRUPTED)
     exit_fast(0 if result.state == "ok" and not result.errors else 1)
 
 

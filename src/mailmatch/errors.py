@@ -85,6 +85,46 @@ class VaultError(MailmatchError):
     code = "vault_error"
 
 
+class DiskFull(MailmatchError):
+    """A write failed for lack of space (ENOSPC, SQLite's SQLITE_FULL, PostgreSQL's 53100).
+
+    Not a network failure: retrying before space is freed cannot help. What was committed
+    before stays, with its checkpoint; the next run after space is freed continues from it.
+    """
+
+    code = "disk_full"
+
+    def __init__(self, path: str, free_bytes: int | None, server_text: str | None = None) -> None:
+        free = "free space unknown" if free_bytes is None else f"{_mb(free_bytes)} free"
+        super().__init__(
+            f"the disk is full: {path} ({free})",
+            advice=[
+                f"free some space on the disk that holds {path} (or point MAILMATCH_HOME at a "
+                "larger one), then run again: what was stored is kept and the import continues "
+                "where it stopped",
+            ],
+        )
+        self.path = path
+        self.free_bytes = free_bytes
+        self.server_text = server_text
+
+    def to_error(self) -> dict[str, object]:
+        """The entry a run's ``errors`` list and an import's ``last_error`` hold."""
+        return {
+            "folder": None,
+            "code": self.code,
+            "message": self.message,
+            "server_text": self.server_text,
+            "advice": self.advice,
+            "path": self.path,
+            "free_bytes": self.free_bytes,
+        }
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1024 / 1024:.1f} MiB"
+
+
 class ConnectError(MailmatchError):
     """A connection attempt failed; carries the full diagnosis."""
 

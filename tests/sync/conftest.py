@@ -83,13 +83,14 @@ class Mailbox:
 
 @pytest.fixture
 def mailbox(tmp_path: Path, dovecot: Any) -> Iterator[Callable[..., Mailbox]]:
-    """``mailbox()``: a new empty Dovecot user with a connected account named ``acct``."""
+    """``mailbox()``: a new empty Dovecot user with a connected account named ``acct``
+    (``home``: where its mailmatch home goes, by default under ``tmp_path``)."""
 
-    def make(port: int | None = None) -> Mailbox:
+    def make(port: int | None = None, home: Path | None = None) -> Mailbox:
         n = next(_counter)
         address, password = f"import{n}-{tmp_path.name[-8:]}@example.com", f"pass-{n}-word"
         dovecot.add_user(address, password)
-        home = tmp_path / f"home{n}"
+        home = home or tmp_path / f"home{n}"
         settings = load_settings({"MAILMATCH_HOME": str(home), "MAILMATCH_CONNECT_TIMEOUT": "5"})
         accounts = AccountService.open(settings)
         accounts.add(

@@ -19,6 +19,7 @@ from mailmatch.imports.service import ImportService
 from mailmatch.ingest import pool
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Message
+from tests.processes import in_session, kill, processes, wait_gone
 from tests.servers.proxy import CuttingProxy
 from tests.sync.conftest import Mailbox, digests, message, stored
 
@@ -103,29 +104,41 @@ def test_a_parse_worker_that_dies_is_a_clear_error_and_the_next_run_finishes(
     assert stored(box) == digests(box.server_messages())
 
 
-def test_the_process_killed_mid_run(mailbox: Any) -> None:
+def test_the_process_killed_mid_run_resumes_and_leaves_no_process(mailbox: Any) -> None:
     box: Mailbox = mailbox()
-    fill(box, 600)
+    fill(box, 600)  # enough for a parse worker process (pool.MIN_MESSAGES_FOR_WORKERS)
     ImportService(box.accounts.db).create("imp", "acct", ["INBOX"], None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILMATCH_")}
     env["MAILMATCH_HOME"] = str(box.home)
     env["MAILMATCH_FETCH_BATCH"] = "20"
     command = [sys.executable, "-m", "mailmatch", "imports", "run", "imp", "--json"]
 
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    count = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        # db.read(): a plain BEGIN. engine.connect() would BEGIN IMMEDIATE, i.e. queue for the
-        # write lock behind the import, and could wait out every batch until the last one.
-        with box.accounts.db.read() as conn:
-            count = conn.execute(select(func.count()).select_from(Message)).scalar_one()
-        if count > 0:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    # Its own session: the import's parse workers stay in it even once re-parented to PID 1.
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        count = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            # db.read(): a plain BEGIN. engine.connect() would BEGIN IMMEDIATE, i.e. queue for
+            # the write lock behind the import, and could wait out every batch until the last.
+            with box.accounts.db.read() as conn:
+                count = conn.execute(select(func.count()).select_from(Message)).scalar_one()
+            if count > 0:
+                break
+            time.sleep(0.02)
+        workers = processes(lambda p: p.session == proc.pid and p.pid != proc.pid)
+        proc.send_signal(signal.SIGKILL)  # as the OOM killer ends it: no chance to clean up
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        if pool.default_workers() > 0:
+            assert workers, "the run had no parse worker to leave behind"
+        assert wait_gone(in_session(proc.pid)) == []  # its parse workers died with it
+    finally:
+        kill(processes(in_session(proc.pid)))
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
     assert 0 < MessageStore(box.accounts.db).count() < 600  # killed between two batches
 
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)

@@ -15,6 +15,7 @@ from typing import Any
 from mailmatch.files.readers import detect_kind, iter_messages
 from mailmatch.ingest.parse import parse_message
 from mailmatch.store.messages import Incoming, MessageStore
+from mailmatch.store.space import disk_full_as_error
 
 
 @dataclass
@@ -46,9 +47,10 @@ def import_file(
     batch: list[Incoming] = []
 
     def flush() -> None:
-        stored = store.add_batch(batch)
-        if on_stored and stored.message_pks:
-            on_stored(stored.message_pks)
+        with disk_full_as_error(store.db):  # one clear DiskFull; the batches before it stay
+            stored = store.add_batch(batch)
+            if on_stored and stored.message_pks:
+                on_stored(stored.message_pks)
         result.new += stored.new
         result.skipped_duplicates += stored.duplicates
         result.defective += stored.defective

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,11 +47,25 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_keep_on_interrupt(ctx: ExceptionContext) -> None:
+    """Roll back, not close, a SQLite connection that a KeyboardInterrupt reached mid-statement.
+
+    SQLAlchemy takes an exit exception during a statement for a lost connection and closes it
+    instead of rolling back. A SQLite connection cannot be lost, and closing it while the
+    interrupted statement is still alive (the traceback holds its cursor) leaves a "zombie"
+    that keeps its write transaction, and the write lock, until that traceback is freed: a
+    run recording its own interruption then queued for the lock behind itself (measured).
+    """
+    if isinstance(ctx.original_exception, (KeyboardInterrupt, SystemExit)):
+        ctx.is_disconnect = False
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _sqlite_keep_on_interrupt)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

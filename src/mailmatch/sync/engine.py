@@ -12,15 +12,23 @@ UID up to it is stored). After EXAMINE it picks a strategy:
 Bodies are fetched with ``BODY.PEEK[]`` (never ``RFC822``, which sets \\Seen and which iCloud
 answers with an empty body), in batches; each batch and its checkpoint commit together. A batch
 is capped in messages and in bytes (see :mod:`mailmatch.sync.batches`).
+
+A stop flag (set by Ctrl-C, see :mod:`mailmatch.sync.interrupt`) is looked at between batches
+and while the engine waits for one, never inside a write: the run then ends with
+:class:`Interrupted`, every committed batch and its checkpoint kept, within about one batch's
+store time. A fetch in flight is cut by shutting the connection's socket down.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
+import socket
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +53,7 @@ from mailmatch.store.messages import (
     insert_ignore,
 )
 from mailmatch.store.models import FolderState, utcnow
+from mailmatch.store.space import disk_full_as_error
 from mailmatch.sync.batches import (
     BATCH_BYTES,
     LOOKAHEAD,
@@ -52,10 +61,12 @@ from mailmatch.sync.batches import (
     shared_byte_cap,
     small_limit,
 )
+from mailmatch.sync.interrupt import Interrupted
 
 STATES: Table = FolderState.__table__  # type: ignore[assignment]
 RATE_LIMIT = re.compile(r"\[(LIMIT|UNAVAILABLE|THROTTLED|OVERQUOTA|INUSE)\]|too many", re.I)
 Progress = Callable[[str, int, int], None]
+STOP_POLL = 0.1  # seconds between looks at the stop flag while waiting for a batch
 
 
 @dataclass
@@ -110,8 +121,10 @@ class FolderSync:
         progress: Progress | None = None,
         checkpoint: Callable[[], None] | None = None,
         on_stored: Callable[[list[int]], object] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.on_stored = on_stored
+        self.stop = stop
         self.client = client
         self.store = store
         self.account_id = account_id
@@ -121,6 +134,27 @@ class FolderSync:
         self.checkpoint = checkpoint
         # UIDs the server left out of a FETCH answer but still has: never checkpoint past them.
         self.unfetched: set[int] = set()
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted("stopped by Ctrl-C")
+
+    def _wait(self, future: Future[_Batch]) -> _Batch:
+        """The batch, looking at the stop flag while it is fetched (a lock wait would not)."""
+        if self.stop is not None:
+            while not wait([future], timeout=STOP_POLL).done:
+                self._check_stop()
+        return future.result()
+
+    def _cut_connection(self) -> None:
+        """End a fetch in flight now instead of after its last byte: the fetch thread's read
+        sees end-of-file, and the runner's logout fails fast (the run is over anyway). The
+        plain socket's shutdown, not SSLSocket's: that one drops the TLS object the fetch
+        thread is reading through."""
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self.client.socket(), socket.SHUT_RDWR)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -164,8 +198,16 @@ class FolderSync:
     # -- the sync ---------------------------------------------------------------------------
 
     def run(self, folder: str, result: FolderResult | None = None) -> FolderResult:
-        """Sync ``folder``; pass the result of an interrupted attempt to keep counting in it."""
+        """Sync ``folder``; pass the result of an interrupted attempt to keep counting in it.
+
+        A full disk is :class:`~mailmatch.errors.DiskFull` (never an ``OSError``, which the
+        runner would take for a dropped connection and reconnect).
+        """
         result = result or FolderResult(folder)
+        with disk_full_as_error(self.store.db):
+            return self._sync(folder, result)
+
+    def _sync(self, folder: str, result: FolderResult) -> FolderResult:
         info = _server_call(self.client.select_folder, folder, True)
         uidvalidity = int(info[b"UIDVALIDITY"])
         uidnext = info.get(b"UIDNEXT")
@@ -198,6 +240,7 @@ class FolderSync:
             if state is not None:
                 todo = self._remap(folder, uidvalidity, todo, result)
 
+        self._check_stop()
         self._fetch_all(folder, uidvalidity, todo, result)
         last_uid = max([last_uid, *todo]) if todo else last_uid
         if server_uids:
@@ -266,7 +309,8 @@ class FolderSync:
             queue = deque(io.submit(fetch_and_parse, uids) for uids in batches[:ahead])
             try:
                 for index in range(len(batches)):
-                    batch = queue.popleft().result()
+                    batch = self._wait(queue.popleft())
+                    self._check_stop()
                     if index + ahead < len(batches):
                         queue.append(io.submit(fetch_and_parse, batches[index + ahead]))
                     done += self._store(folder, uidvalidity, batch, result)
@@ -278,6 +322,9 @@ class FolderSync:
                     "the last stored batch was lost",
                     advice=["run the import again; lower MAILMATCH_FETCH_BATCH if memory is short"],
                 ) from None
+            except Interrupted:
+                self._cut_connection()
+                raise
             finally:
                 for waiting in queue:
                     waiting.cancel()
@@ -392,6 +439,7 @@ class FolderSync:
                 result.remapped += len(rows)
             if self.checkpoint:
                 self.checkpoint()  # a long re-map keeps the lease
+            self._check_stop()
         return sorted(remaining)
 
     def _lookup(

@@ -8,7 +8,12 @@ Health rules (the import's ``state``):
   never worked. Both stop retrying the login, scheduled or manual, until the password is
   replaced, so a revoked password can never lock the account by repeated attempts;
 * ``connect_error`` / ``rate_limited`` for transient failures: retried with exponential backoff,
-  and an alert is raised only once the failure has lasted ``alert_after`` (default 4 hours).
+  and an alert is raised only once the failure has lasted ``alert_after`` (default 4 hours);
+* ``disk_full`` when the store's disk filled up: retried with backoff like a failure, but a
+  run (scheduled or manual) does not even log in until more space is free than at the
+  failure; alerted at once, since only the user can free space;
+* ``interrupted`` when the user stopped the run (Ctrl-C): not a failure (no backoff, no alert,
+  the schedule unchanged); the figures are what was stored, and the next run resumes.
 
 A dropped connection mid-folder reconnects and resumes from the last checkpoint (a few times);
 a rate-limit answer backs off and retries instead of failing the run.
@@ -20,8 +25,10 @@ messages go to and the records they are matched against are all that workspace's
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -32,14 +39,16 @@ from sqlalchemy import select, update
 
 from mailmatch.accounts.service import AccountService
 from mailmatch.accounts.tls import TlsOptions
-from mailmatch.errors import Code, Diagnosis, MailmatchError, NotFound
+from mailmatch.errors import Code, Diagnosis, DiskFull, MailmatchError, NotFound
 from mailmatch.imap.folders import folder_infos, resolve_folders
 from mailmatch.imap.session import Credentials, ProbeContext, SessionError, open_imap
 from mailmatch.imports.service import import_row
 from mailmatch.matching.service import MatchService
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Account, Alert, Import
+from mailmatch.store.space import disk_full_as_error, space_is_back
 from mailmatch.sync.engine import FolderResult, FolderSync, Progress, RateLimited
+from mailmatch.sync.interrupt import Interrupted, stop_on_sigint
 from mailmatch.sync.lease import Lease, LeaseLost
 from mailmatch.timeutil import aware, now
 
@@ -48,6 +57,8 @@ log = logging.getLogger(__name__)
 AUTH_CODES = {Code.AUTH_FAILED, Code.APP_PASSWORD_REQUIRED, Code.OAUTH_REQUIRED}
 BLOCKED_STATES = {"needs_app_password", "auth_failed"}
 DROPPED = (OSError, EOFError, IMAPClient.AbortError)
+INTERRUPTED = "interrupted"
+DISK_FULL = "disk_full"
 
 
 class AlreadyRunning(MailmatchError):
@@ -95,6 +106,23 @@ class RunnerOptions:
     backoff_max: timedelta = timedelta(hours=6)
 
 
+def _interrupted(result: RunResult) -> None:
+    """Mark ``result`` as stopped by the user, saying what was kept."""
+    result.state = INTERRUPTED
+    stored = ", ".join(f"{f.name} {f.new}" for f in result.folders) or "nothing yet"
+    again = f"mailmatch imports run {result.name}"
+    result.errors.append(
+        {
+            "folder": result.folders[-1].name if result.folders else None,
+            "code": INTERRUPTED,
+            "message": f"stopped by Ctrl-C; the {result.new} new messages stored are kept "
+            f"({stored})",
+            "server_text": None,
+            "advice": [f"run it again to continue where it stopped: {again}"],
+        }
+    )
+
+
 def _error(d: Diagnosis, folder: str | None = None) -> dict[str, Any]:
     return {
         "folder": folder,
@@ -127,14 +155,27 @@ class ImportRunner:
         self.matches = MatchService(self.db, workspace_id=self.workspace_id)
         self.sleep = sleep
 
-    def run(self, name: str, progress: Progress | None = None) -> RunResult:
+    def run(
+        self, name: str, progress: Progress | None = None, stop: threading.Event | None = None
+    ) -> RunResult:
         """Run the import called ``name`` in this runner's workspace."""
         with self.db.session() as session:
             import_id = import_row(session, name, self.workspace_id).id
-        return self.run_import(import_id, progress)
+        return self.run_import(import_id, progress, stop)
 
-    def run_import(self, import_id: int, progress: Progress | None = None) -> RunResult:
-        """Run an import by id, in the workspace its row names."""
+    def run_import(
+        self,
+        import_id: int,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> RunResult:
+        """Run an import by id, in the workspace its row names.
+
+        ``stop``: set it to end the run at the next safe point; the result's state is then
+        ``interrupted``. Without one, Ctrl-C (in the main thread) does the same, and once the
+        run is recorded ``KeyboardInterrupt`` is raised, so that a caller that knows nothing of
+        stop flags (the worker loop) still stops.
+        """
         with self.db.session() as session:
             workspace_id = session.scalar(select(Import.workspace_id).where(Import.id == import_id))
         if workspace_id is None:
@@ -143,10 +184,16 @@ class ImportRunner:
             runner = ImportRunner(
                 self.accounts.in_workspace(workspace_id), self.options, self.sleep
             )
-            return runner.run_import(import_id, progress)
-        return self._run_import(import_id, progress)
+            return runner.run_import(import_id, progress, stop)
+        with stop_on_sigint() if stop is None else nullcontext(stop) as flag:
+            result = self._run_import(import_id, progress, flag)
+        if stop is None and result.state == INTERRUPTED:
+            raise KeyboardInterrupt
+        return result
 
-    def _run_import(self, import_id: int, progress: Progress | None) -> RunResult:
+    def _run_import(
+        self, import_id: int, progress: Progress | None, stop: threading.Event
+    ) -> RunResult:
         started = time.monotonic()
         with self.db.session() as session:
             row = session.get(Import, import_id)
@@ -155,6 +202,7 @@ class ImportRunner:
             account = session.get(Account, row.account_id)
             assert account is not None
             self._check_blocked(row, account)
+            self._check_space(row)
             import_id, folders_wanted = row.id, row.folders
             ever_worked = row.last_ok_at is not None
         lease = Lease(self.db, import_id, self.options.lease_seconds)
@@ -167,14 +215,22 @@ class ImportRunner:
         result = RunResult(name)
         self._set(import_id, state="running", last_run_at=now())
         try:
-            self.matches.match_missing()  # messages a killed run stored but did not match
-            self._run(result, account.name, import_id, folders_wanted, ever_worked, lease, progress)
+            with disk_full_as_error(self.db):
+                self.matches.match_missing()  # messages a killed run stored but did not match
+                self._run(result, account.name, folders_wanted, ever_worked, lease, progress, stop)
         except LeaseLost as exc:  # the other run records the import's state, not this one
             raise AlreadyRunning(exc.message) from exc
+        except DiskFull as exc:
+            result.state = DISK_FULL
+            result.errors.append(exc.to_error())
         except MailmatchError as exc:  # e.g. the vault key is missing: say so, never "running"
             result.state = "connect_error"
             result.errors.append({"folder": None, "code": exc.code, "message": exc.message,
                                   "server_text": None, "advice": exc.advice})  # fmt: skip
+        except KeyboardInterrupt:  # raised by the host's own SIGINT handling: record it too
+            _interrupted(result)
+            self._record(import_id, result)
+            raise
         except BaseException as exc:
             result.state = "connect_error"
             result.errors.append({"folder": None, "code": "internal_error", "message": repr(exc)})
@@ -207,6 +263,15 @@ class ImportRunner:
             ],
         )
 
+    def _check_space(self, row: Import) -> None:
+        """After a full disk, refuse to run (no login) until space has been freed."""
+        if row.state != DISK_FULL:
+            return
+        full = space_is_back(self.db, (row.last_error or {}).get("free_bytes"))
+        if full is not None:
+            full.message = f"import {row.name!r} waits for space: {full.message}"
+            raise full
+
     def _connect(self, account_name: str, ever_worked: bool) -> IMAPClient:
         view = self.accounts.get(account_name)
         provider = self.accounts.catalog.get(view.provider_id) if view.provider_id else None
@@ -230,11 +295,11 @@ class ImportRunner:
         self,
         result: RunResult,
         account_name: str,
-        import_id: int,
         folders_wanted: list[str] | None,
         ever_worked: bool,
         lease: Lease,
         progress: Progress | None,
+        stop: threading.Event,
     ) -> None:
         account_id = self.accounts_id(account_name)
         batch = self._batch_size(account_name)
@@ -243,11 +308,15 @@ class ImportRunner:
             client = self._connect(account_name, ever_worked)
             names = resolve_folders(folders_wanted, folder_infos(client.list_folders()))
             for folder in names:
+                if stop.is_set():
+                    raise Interrupted("stopped by Ctrl-C")
                 client, folder_result = self._sync_folder(
-                    client, account_name, account_id, folder, batch, lease, progress, result
+                    client, account_name, account_id, folder, batch, lease, progress, result, stop
                 )
                 if folder_result is not None:
                     result.folders.append(folder_result)
+        except Interrupted:
+            _interrupted(result)
         except SessionError as exc:
             d = exc.diagnosis
             result.errors.append(_error(d))
@@ -290,6 +359,7 @@ class ImportRunner:
         lease: Lease,
         progress: Progress | None,
         result: RunResult,
+        stop: threading.Event,
     ) -> tuple[IMAPClient, FolderResult | None]:
         """Sync one folder; on a dropped connection reconnect and resume from the checkpoint."""
         drops = waits = 0
@@ -303,9 +373,13 @@ class ImportRunner:
                 progress=progress,
                 checkpoint=lease.renew,
                 on_stored=self.matches.match_messages,
+                stop=stop,
             )
             try:
                 sync.run(folder, total)
+            except (Interrupted, KeyboardInterrupt, DiskFull):
+                result.folders.append(total)  # what this folder stored before the stop
+                raise
             except RateLimited:
                 if waits >= len(self.options.rate_limit_waits):
                     raise
@@ -338,6 +412,9 @@ class ImportRunner:
             stamp = now()
             row.state = result.state
             row.last_stats = result.to_json()
+            if result.state == INTERRUPTED:  # not a failure: no backoff, no alert, same schedule
+                row.last_error = result.errors[-1] if result.errors else None
+                return
             if result.state == "ok":
                 row.last_ok_at = stamp
                 row.failing_since = None
@@ -360,7 +437,7 @@ class ImportRunner:
             )
             if row.every_seconds:
                 row.next_run_at = stamp + max(delay, timedelta(seconds=row.every_seconds))
-            blocked = result.state in BLOCKED_STATES
+            blocked = result.state in BLOCKED_STATES or result.state == DISK_FULL
             lasting = stamp - row.failing_since >= self.options.alert_after
             has_open = session.scalar(
                 select(Alert.id).where(Alert.import_id == row.id, Alert.resolved_at.is_(None))
