@@ -151,7 +151,11 @@ def import_file_cmd(
     path: Annotated[Path, typer.Argument(help="An mbox file, a Maildir or an .eml file.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a mail file through the same pipeline as IMAP; importing twice adds nothing."""
+    """Import a mail file through the same pipeline as IMAP; importing twice adds nothing.
+
+    A file or folder inside it that cannot be read is skipped and named, the rest is stored,
+    and the exit code is then 1.
+    """
     from mailmatch.imports.files import import_file
 
     settings = _settings()
@@ -166,8 +170,19 @@ def import_file_cmd(
         out.print(
             f"{result.messages} messages in {result.path} ({result.kind}): {result.new} new, "
             f"{result.skipped_duplicates} already stored, {result.defective} defective "
-            f"(kept raw), {result.seconds:.1f}s"
+            f"(kept raw), {result.seconds:.1f}s",
+            markup=False,
         )
+        for title, problems in (
+            ("cut short, stored and flagged defective", result.truncated),
+            ("could not be read, skipped", result.unreadable),
+        ):
+            if problems:
+                out.print(f"{len(problems)} {title}:", markup=False)
+                for problem in problems:
+                    out.print(f"  {problem.source}: {problem.reason}", markup=False, soft_wrap=True)
+    if result.unreadable:
+        raise typer.Exit(1)
 
 
 @messages_app.command("search")
