@@ -239,15 +239,31 @@ def export_cmd(
     dest: Annotated[Path, typer.Argument(metavar="DEST")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Write every stored message, byte for byte, to a Maildir or an mbox file."""
-    from mailmatch.imports.export import export
+    """Write every stored message, byte for byte, to a Maildir or an mbox file.
+
+    A Maildir keeps the folders (Maildir++: INBOX at the root, .Sent, .Archive.2024). Exporting
+    again to the same place adds only the messages not there yet; an existing mbox file is added
+    to only when mailmatch wrote it.
+    """
+    from mailmatch.imports.export import export_messages
 
     settings = _settings()
-    count = _run(lambda: export(_store(settings), kind, dest), as_json)
+    result = _run(lambda: export_messages(_store(settings), kind, dest), as_json)
     if as_json:
-        print(json.dumps({"exported": count, "format": kind, "dest": str(dest)}))
-    else:
-        out.print(f"Exported {count} messages to {dest} ({kind}).")
+        print(json.dumps(result.to_json()))
+        return
+    out.print(
+        f"Exported {result.written} messages to {dest} ({kind}); "
+        f"{result.skipped} were there already from an earlier export.",
+        markup=False,
+    )
+    for figures in result.folders:
+        out.print(
+            f"  {figures.folder} ({figures.path}): {figures.written} written, "
+            f"{figures.skipped} already there",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("worker")
