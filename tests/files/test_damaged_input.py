@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from pathlib import Path
 
@@ -117,6 +118,21 @@ def test_content_length_keeps_an_unquoted_from_line_in_an_mboxcl2_body(tmp_path:
     messages = list(iter_messages(mbox))
     assert [m.raw for m in messages] == [first, second]
     assert [m.truncated for m in messages] == [None, None]
+
+
+def test_random_mboxcl2_bodies_come_back_exactly(tmp_path: Path) -> None:
+    """Whatever an unquoted body holds (From_ lines, blank lines, >From, CR), the count wins."""
+    pieces = [b"\n", b"\r\n", b"\r", b">", b"From ", b"a@b ", b"12:00 2024", b"x", b" "]
+    rng = random.Random(4155)
+    messages = [
+        counted(
+            b"Subject: %d\n" % n, b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 15)))
+        )
+        for n in range(3000)
+    ]
+    mbox = tmp_path / "mboxcl2.mbox"
+    mbox.write_bytes(b"".join(FROM + raw + b"\n" for raw in messages))
+    assert [m.raw for m in iter_messages(mbox)] == messages
 
 
 def test_a_content_length_the_file_does_not_bear_out_is_ignored(tmp_path: Path) -> None:

@@ -27,6 +27,12 @@ EDGE_CASES = [
     b"\n",
     b"\r\n",
     b"From mailmatch+noeol@localhost Mon Jan  1 00:00:00 2024\nlooks like our marker\n",
+    # A Content-Length of the message's own, right or wrong, must not move where it ends.
+    b"Content-Length: 6\n\nhello\n",
+    b"Content-Length: 5\n\nhello",
+    b"Content-Length: 0\n\n",
+    b"Content-Length: 35\n\nFrom a@b Mon Jan  1 00:00:00 2024\n\n",
+    b"Content-Length: 1\n\n\n\nFrom a@b Mon Jan  1 00:00:00 2024\nx\n",
 ]
 
 
@@ -141,6 +147,7 @@ def test_edge_cases_round_trip_through_both_formats(tmp_path: Path) -> None:
 def test_random_messages_round_trip_through_mbox(tmp_path: Path) -> None:
     """Messages built from the pieces mbox framing cares about, in every order."""
     pieces = [b"\n", b"\r", b"\r\n", b">", b"From ", b"x", b" ", b"12:00 2024", b"@localhost "]
+    pieces += [b"Content-Length: 1\n", b"Content-Length: 0\n", b"Content-Length: 2\n"]
     rng = random.Random(20240101)
     messages = [
         b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(5000)

@@ -11,7 +11,9 @@ in the message. So mbox files are read here with a line reader whose buffer is b
 ``mail``, some mutt setups) do not quote body lines starting ``From ``; they count the body's bytes
 in a ``Content-Length`` header instead. That header is honoured, as mutt does, only when it is
 borne out by the file: the counted bytes must end exactly at the end of the file, or be followed
-by one empty line and then a ``From_`` line (rule 2 below) or the end of the file. The body is then
+by one empty line and then a ``From_`` line (rule 2 below) or the end of the file; and never in a
+message mailmatch wrote (its ``From_`` line names ``MBOX_SENDER`` or ``NOEOL_SENDER``): those files
+are mboxrd, and a message's own ``Content-Length`` says nothing about them. The body is then
 taken verbatim, ``>From`` lines included: the count is of the bytes as stored, and an mboxcl2
 writer never quotes. A ``Content-Length`` that lands anywhere else is wrong (the message was edited,
 or the header came from elsewhere) and is ignored; the rules below apply.
@@ -58,14 +60,17 @@ from typing import BinaryIO
 
 from mailmatch.files.models import FileMessage, FileProblem, OnProblem
 
-__all__ = ["CHUNK", "NOEOL_SENDER", "iter_mbox"]
+__all__ = ["CHUNK", "MBOX_SENDER", "NOEOL_SENDER", "iter_mbox", "open_regular_file"]
 
 #: Longest piece of a line read at once: an mbox line of a gigabyte costs 64 KiB, not a gigabyte.
 CHUNK = 64 * 1024
+#: Envelope sender of the ``From_`` lines :class:`~mailmatch.files.writers.MboxWriter` writes.
+MBOX_SENDER = b"mailmatch@localhost"
 #: Envelope sender of a ``From_`` line whose message gained a ``\n`` it did not have (see above).
 NOEOL_SENDER = b"mailmatch+noeol@localhost"
 
 _NOEOL_FROM = b"From " + NOEOL_SENDER + b" "
+_OUR_FROM = b"From " + MBOX_SENDER + b" "
 _QUOTED_FROM = re.compile(rb">+From ")
 _TIME = re.compile(rb"\d{1,2}:\d\d")
 _YEAR = re.compile(rb"(?<!\d)\d{4}(?!\d)")
@@ -180,6 +185,7 @@ def _split(f: BinaryIO, label: str, folder: str | None) -> Iterator[FileMessage]
     headers = False  # in the message's header block
     length: int | None = None  # its Content-Length, when it has one
     counted = False  # its body was taken by Content-Length
+    ours = False  # written by MboxWriter: mboxrd, Content-Length is never honoured
     body_at = 0  # index in ``message`` where the body starts (once the headers ended)
     for piece, starts_line in _lines(f):
         if not starts_line:
@@ -195,9 +201,10 @@ def _split(f: BinaryIO, label: str, folder: str | None) -> Iterator[FileMessage]
             headers, length, counted, body_at = True, None, False, 0
             if piece.startswith(b"From "):
                 noeol = piece.startswith(_NOEOL_FROM)
+                ours = noeol or piece.startswith(_OUR_FROM)
                 in_from_line = not piece.endswith(b"\n")
                 continue
-            noeol = False  # text before any From_ line: still a message, kept whole
+            noeol = ours = False  # text before any From_ line: still a message, kept whole
         if pending is not None:
             message.append(pending)
             pending = None
@@ -206,9 +213,10 @@ def _split(f: BinaryIO, label: str, folder: str | None) -> Iterator[FileMessage]
             if headers:
                 headers = False
                 body_at = len(message) + 1
-                if length is not None and (body := _counted_body(f, length)) is not None:
+                body = None if length is None or ours else _counted_body(f, length)
+                if body is not None:
                     message += (piece, body)
-                    pending, counted, noeol = None, True, False
+                    pending, counted = None, True
         elif piece[:1] == b">" and _QUOTED_FROM.match(piece):
             message.append(piece[1:])
         else:

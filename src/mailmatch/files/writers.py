@@ -41,12 +41,10 @@ from typing import BinaryIO
 from imapclient.imap_utf7 import encode as _utf7_encode
 
 from mailmatch.errors import AlreadyExists, InvalidInput
-from mailmatch.files.readers import NOEOL_SENDER
+from mailmatch.files.mbox import MBOX_SENDER, NOEOL_SENDER
 
 __all__ = ["MBOX_SENDER", "MaildirWriter", "MboxWriter"]
 
-#: Envelope sender of the ``From_`` lines this module writes.
-MBOX_SENDER = b"mailmatch@localhost"
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
