@@ -58,6 +58,7 @@ def damaged_maildir(tmp_path: Path) -> Path:
 
 
 def test_unreadable_parts_of_a_maildir_are_named_and_the_rest_is_read(tmp_path: Path) -> None:
+    """Unreadable as root too: a dangling symlink, a directory, a FIFO, a ``new`` that is a file."""
     root = damaged_maildir(tmp_path)
     problems: list[FileProblem] = []
     found = [(m.source, m.raw) for m in iter_messages(root, on_problem=problems.append)]

@@ -213,7 +213,11 @@ def _read_maildir_file(
         return sub, name, _read_file(path)
     except FileNotFoundError:
         if path.is_symlink():
-            report(FileProblem(source, f"a symbolic link to {os.readlink(path)}, which is missing"))
+            try:
+                target = os.readlink(path)
+            except OSError:  # removed just now
+                target = "a file"
+            report(FileProblem(source, f"a symbolic link to {target}, which is missing"))
             return None
     except OSError as exc:
         report(FileProblem(source, _why(exc)))
