@@ -172,6 +172,7 @@ def import_file_cmd(
             f"{result.skipped_duplicates} already stored, {result.defective} defective "
             f"(kept raw), {result.seconds:.1f}s",
             markup=False,
+            soft_wrap=True,
         )
         for title, problems in (
             ("cut short, stored and flagged defective", result.truncated),
@@ -256,6 +257,7 @@ def export_cmd(
         f"Exported {result.written} messages to {dest} ({kind}); "
         f"{result.skipped} were there already from an earlier export.",
         markup=False,
+        soft_wrap=True,
     )
     for figures in result.folders:
         out.print(
