@@ -161,7 +161,11 @@ def import_file_cmd(
     path: Annotated[Path, typer.Argument(help="An mbox file, a Maildir or an .eml file.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a mail file through the same pipeline as IMAP; importing twice adds nothing."""
+    """Import a mail file through the same pipeline as IMAP; importing twice adds nothing.
+
+    A file or folder inside it that cannot be read is skipped and named, the rest is stored,
+    and the exit code is then 1.
+    """
     from mailmatch.imports.files import import_file
 
     settings = _settings()
@@ -176,8 +180,20 @@ def import_file_cmd(
         out.print(
             f"{result.messages} messages in {result.path} ({result.kind}): {result.new} new, "
             f"{result.skipped_duplicates} already stored, {result.defective} defective "
-            f"(kept raw), {result.seconds:.1f}s"
+            f"(kept raw), {result.seconds:.1f}s",
+            markup=False,
+            soft_wrap=True,
         )
+        for title, problems in (
+            ("cut short, stored and flagged defective", result.truncated),
+            ("could not be read, skipped", result.unreadable),
+        ):
+            if problems:
+                out.print(f"{len(problems)} {title}:", markup=False)
+                for problem in problems:
+                    out.print(f"  {problem.source}: {problem.reason}", markup=False, soft_wrap=True)
+    if result.unreadable:
+        raise typer.Exit(1)
 
 
 @messages_app.command("search")
@@ -234,15 +250,32 @@ def export_cmd(
     dest: Annotated[Path, typer.Argument(metavar="DEST")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Write every stored message, byte for byte, to a Maildir or an mbox file."""
-    from mailmatch.imports.export import export
+    """Write every stored message, byte for byte, to a Maildir or an mbox file.
+
+    A Maildir keeps the folders (Maildir++: INBOX at the root, .Sent, .Archive.2024). Exporting
+    again to the same place adds only the messages not there yet; an existing mbox file is added
+    to only when mailmatch wrote it.
+    """
+    from mailmatch.imports.export import export_messages
 
     settings = _settings()
-    count = _run(lambda: export(_store(settings), kind, dest), as_json)
+    result = _run(lambda: export_messages(_store(settings), kind, dest), as_json)
     if as_json:
-        print(json.dumps({"exported": count, "format": kind, "dest": str(dest)}))
-    else:
-        out.print(f"Exported {count} messages to {dest} ({kind}).")
+        print(json.dumps(result.to_json()))
+        return
+    out.print(
+        f"Exported {result.written} messages to {dest} ({kind}); "
+        f"{result.skipped} were there already from an earlier export.",
+        markup=False,
+        soft_wrap=True,
+    )
+    for figures in result.folders:
+        out.print(
+            f"  {figures.folder} ({figures.path}): {figures.written} written, "
+            f"{figures.skipped} already there",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("worker")

@@ -27,6 +27,12 @@ EDGE_CASES = [
     b"\n",
     b"\r\n",
     b"From mailmatch+noeol@localhost Mon Jan  1 00:00:00 2024\nlooks like our marker\n",
+    # A Content-Length of the message's own, right or wrong, must not move where it ends.
+    b"Content-Length: 6\n\nhello\n",
+    b"Content-Length: 5\n\nhello",
+    b"Content-Length: 0\n\n",
+    b"Content-Length: 35\n\nFrom a@b Mon Jan  1 00:00:00 2024\n\n",
+    b"Content-Length: 1\n\n\n\nFrom a@b Mon Jan  1 00:00:00 2024\nx\n",
 ]
 
 
@@ -102,6 +108,34 @@ def test_mbox_never_overwrites(tmp_path: Path) -> None:
         writer.add(b"x")
 
 
+def test_appending_to_an_mbox_export_that_fails_leaves_it_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "export.mbox"
+    with MboxWriter(path, fsync=False) as writer:
+        writer.add(b"Subject: 1\n\none\n")
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError), MboxWriter(path, fsync=False, append=True) as writer:
+        writer.add(b"Subject: 2\n\ntwo\n")
+        raise RuntimeError("the disk went away")
+    assert path.read_bytes() == before
+    with MboxWriter(path, fsync=False, append=True) as writer:
+        writer.add(b"Subject: 2\n\ntwo\n")
+    assert [m.raw for m in iter_messages(path)] == [b"Subject: 1\n\none\n", b"Subject: 2\n\ntwo\n"]
+
+
+def test_a_maildir_name_given_by_the_caller_is_stored_once(tmp_path: Path) -> None:
+    writer = MaildirWriter(tmp_path / "Maildir", fsync=False)
+    first = writer.add(b"Subject: a\n\n", folder="Sent", unique="1700000000.abc.mailmatch")
+    assert first == tmp_path / "Maildir" / ".Sent" / "new" / "1700000000.abc.mailmatch"
+    first.rename(first.parent.parent / "cur" / f"{first.name}:2,S")  # a mail client read it
+    again = MaildirWriter(tmp_path / "Maildir", fsync=False)
+    assert again.has("1700000000.abc.mailmatch", "Sent")
+    assert not again.has("1700000000.abc.mailmatch")  # INBOX does not hold it
+    with pytest.raises(AlreadyExists):
+        again.add(b"Subject: a\n\n", folder="Sent", unique="1700000000.abc.mailmatch")
+    with pytest.raises(InvalidInput):
+        again.add(b"x", unique="../escape")
+
+
 def test_edge_cases_round_trip_through_both_formats(tmp_path: Path) -> None:
     with MboxWriter(tmp_path / "edge.mbox") as writer:
         for raw in EDGE_CASES:
@@ -113,6 +147,7 @@ def test_edge_cases_round_trip_through_both_formats(tmp_path: Path) -> None:
 def test_random_messages_round_trip_through_mbox(tmp_path: Path) -> None:
     """Messages built from the pieces mbox framing cares about, in every order."""
     pieces = [b"\n", b"\r", b"\r\n", b">", b"From ", b"x", b" ", b"12:00 2024", b"@localhost "]
+    pieces += [b"Content-Length: 1\n", b"Content-Length: 0\n", b"Content-Length: 2\n"]
     rng = random.Random(20240101)
     messages = [
         b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(5000)

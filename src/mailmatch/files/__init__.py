@@ -8,7 +8,14 @@ plain functions and classes over ``bytes`` and ``Path`` so that the import pipel
 tests use them alike; see each module's docstring for the format decisions.
 """
 
-from mailmatch.files.readers import FileMessage, detect_kind, iter_messages
+from mailmatch.files.readers import FileMessage, FileProblem, detect_kind, iter_messages
 from mailmatch.files.writers import MaildirWriter, MboxWriter
 
-__all__ = ["FileMessage", "MaildirWriter", "MboxWriter", "detect_kind", "iter_messages"]
+__all__ = [
+    "FileMessage",
+    "FileProblem",
+    "MaildirWriter",
+    "MboxWriter",
+    "detect_kind",
+    "iter_messages",
+]

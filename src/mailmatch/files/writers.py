@@ -15,11 +15,19 @@ newline, body lines starting ``From `` or ``>From `` included).
   writer does).
 
 Neither writer ever overwrites: a Maildir name is unique and linked with ``os.link`` (which
-fails rather than replace), an mbox file is created exclusively.
+fails rather than replace), an mbox file is created exclusively, or, to add to an export made
+earlier, opened for appending only when mailmatch wrote it (its first ``From_`` line names
+:data:`MBOX_SENDER`): mail the user keeps elsewhere is never written into.
+
+**Exporting twice.** ``MaildirWriter.add`` takes an optional ``unique`` name; a caller that
+derives it from the message (as the export does, from its SHA-256) asks :meth:`MaildirWriter.has`
+first and so never stores the same message twice in one folder, even after a mail client moved it
+from ``new/`` to ``cur/`` and gave it flags (the unique part of a name never changes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -28,22 +36,24 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from imapclient.imap_utf7 import encode as _utf7_encode
 
 from mailmatch.errors import AlreadyExists, InvalidInput
-from mailmatch.files.readers import NOEOL_SENDER
+from mailmatch.files.mbox import MBOX_SENDER, NOEOL_SENDER
 
 __all__ = ["MBOX_SENDER", "MaildirWriter", "MboxWriter"]
 
-#: Envelope sender of the ``From_`` lines this module writes.
-MBOX_SENDER = b"mailmatch@localhost"
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: Start of every line that mboxrd quotes: the reader strips one ``>`` from ``^>+From ``.
 _NEEDS_QUOTE = re.compile(rb"^(?=>*From )", re.MULTILINE)
 _FLAGS = re.compile(r"[A-Za-z]*")
+#: Where the unique part of a Maildir name ends (the info, ``:2,FLAGS``, follows).
+_UNIQUE_END = re.compile(r"[:;!]")
+_UNSAFE = re.compile(r"[/:;!\0]")
 #: One delivery counter per process, shared by all writers, as the Maildir spec's ``Q`` part.
 _counter = itertools.count(1)
 
@@ -67,25 +77,62 @@ class MaildirWriter:
         self.root = root
         self.fsync = fsync
         self._ready: set[Path] = set()
+        self._present: dict[Path, set[str]] = {}  # unique names in cur/ and new/, per folder
         self._host = _hostname()
 
-    def add(self, raw: bytes, flags: str = "", folder: str | None = None) -> Path:
-        """Store ``raw`` exactly; ``flags`` are Maildir info letters (``"S"`` seen, ``"FS"``)."""
+    def directory(self, folder: str | None) -> Path:
+        """The Maildir that holds ``folder`` (``root`` itself for ``None``), without creating it."""
+        return self.root if folder is None else self.root / _maildirpp_name(folder)
+
+    def has(self, unique: str, folder: str | None = None) -> bool:
+        """Whether ``folder`` holds a message named ``unique`` (in ``new/`` or ``cur/``, any flags).
+
+        Each folder is listed once; what this writer adds afterwards is remembered.
+        """
+        return unique in self._names(self.directory(folder))
+
+    def _names(self, directory: Path) -> set[str]:
+        if directory not in self._present:
+            names: set[str] = set()
+            for sub in ("cur", "new"):
+                with contextlib.suppress(FileNotFoundError):
+                    names.update(
+                        _UNIQUE_END.split(n, maxsplit=1)[0] for n in os.listdir(directory / sub)
+                    )
+            self._present[directory] = names
+        return self._present[directory]
+
+    def add(
+        self, raw: bytes, flags: str = "", folder: str | None = None, unique: str | None = None
+    ) -> Path:
+        """Store ``raw`` exactly; ``flags`` are Maildir info letters (``"S"`` seen, ``"FS"``).
+
+        ``unique`` names the message (no ``/``, ``:``, no leading ``.``); without it a fresh
+        name is made up, as the Maildir spec describes. A ``unique`` name the folder already
+        holds raises :class:`~mailmatch.errors.AlreadyExists`.
+        """
         if not _FLAGS.fullmatch(flags):
             raise InvalidInput(f"Maildir flags are letters only, got {flags!r}")
+        if unique is not None and (not unique or unique[0] == "." or _UNSAFE.search(unique)):
+            raise InvalidInput(f"not a Maildir name: {unique!r}")
         directory = self._directory(folder)
         flags = "".join(sorted(set(flags)))
         while True:
-            now = time.time()
-            seconds, micros = int(now), int((now % 1) * 1_000_000)
-            unique = f"{seconds}.M{micros}P{os.getpid()}Q{next(_counter)}.{self._host}"
-            tmp = directory / "tmp" / unique
-            final = (
-                directory / "cur" / f"{unique}:2,{flags}" if flags else directory / "new" / unique
-            )
+            if unique is None:
+                now = time.time()
+                seconds, micros = int(now), int((now % 1) * 1_000_000)
+                name = f"{seconds}.M{micros}P{os.getpid()}Q{next(_counter)}.{self._host}"
+            else:
+                name = unique
+                if name in self._names(directory):
+                    raise AlreadyExists(f"{directory} already holds {name}")
+            tmp = directory / "tmp" / name
+            final = directory / "cur" / f"{name}:2,{flags}" if flags else directory / "new" / name
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
+                if unique is not None:  # left over from a crashed export of this very message
+                    tmp.unlink(missing_ok=True)
                 continue  # left over from a crashed run with the same pid: take the next name
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -97,10 +144,11 @@ class MaildirWriter:
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
+            self._names(directory).add(name)
             return final
 
     def _directory(self, folder: str | None) -> Path:
-        directory = self.root if folder is None else self.root / _maildirpp_name(folder)
+        directory = self.directory(folder)
         if directory not in self._ready:
             for sub in ("tmp", "new", "cur"):
                 (directory / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -152,21 +200,49 @@ class MboxWriter:
     """Write an mboxrd file, one message per ``add``; use as a context manager.
 
     The file must not exist yet (``AlreadyExists`` otherwise): an export never overwrites or
-    appends to mail the user already has. ``date`` (default: now) goes into the ``From_`` line,
-    in UTC when it carries a time zone. ``close`` flushes and, unless ``fsync=False``, fsyncs.
+    appends to mail the user already has. ``append=True`` adds to an mbox this class wrote
+    earlier instead (refusing any other file), and if the writing fails, cuts the file back to
+    what it was, so that no half message is left behind. ``date`` (default: now) goes into the
+    ``From_`` line, in UTC when it carries a time zone. ``close`` flushes and, unless
+    ``fsync=False``, fsyncs.
     """
 
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+    def __init__(self, path: Path, *, fsync: bool = True, append: bool = False) -> None:
         self.path = path
         self.fsync = fsync
-        try:
-            self._file = path.open("xb")
-        except FileExistsError:
-            raise AlreadyExists(
-                f"{path} already exists; mailmatch never overwrites a file",
-                advice=["choose a new file name"],
-            ) from None
         self.count = 0
+        self._start: int | None = None  # size before appending: where a failure cuts back to
+        self._file: BinaryIO
+        if not append:
+            try:
+                self._file = path.open("xb")
+            except FileExistsError:
+                raise AlreadyExists(
+                    f"{path} already exists; mailmatch never overwrites a file",
+                    advice=["choose a new file name"],
+                ) from None
+            return
+        self._file = path.open("r+b")
+        ending = b""
+        try:
+            first = self._file.readline(200)
+            self._start = self._file.seek(0, os.SEEK_END)
+            if self._start:
+                self._file.seek(max(0, self._start - 2))
+                ending = self._file.read(2)
+        except BaseException:
+            self._file.close()
+            raise
+        ours = first.startswith((b"From " + MBOX_SENDER + b" ", b"From " + NOEOL_SENDER + b" "))
+        if self._start and (not ours or ending != b"\n\n"):
+            self._file.close()
+            why = (
+                "was not written by mailmatch" if not ours else "does not end as mailmatch ends it"
+            )
+            raise AlreadyExists(
+                f"{path} already exists and {why}; mailmatch adds only to its own exports",
+                advice=["choose a new file name"],
+            )
 
     def add(self, raw: bytes, date: datetime | None = None) -> None:
         """Append ``raw``; reading the file back yields exactly these bytes."""
@@ -197,4 +273,7 @@ class MboxWriter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if exc is not None and self._start is not None and not self._file.closed:
+            self._file.flush()
+            self._file.truncate(self._start)  # what was there before, and nothing half-written
         self.close()
