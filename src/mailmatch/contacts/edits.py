@@ -11,13 +11,20 @@ name, a deal by its title (when one deal has it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from mailmatch.contacts.base import Change, RecordBase, company_domains, valid_email
+from mailmatch.contacts.base import (
+    Change,
+    RecordBase,
+    clean_domain,
+    company_domains,
+    valid_email,
+)
 from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
 from mailmatch.store.records import (
     Company,
@@ -42,6 +49,22 @@ KEEP: Final = Keep.KEEP
 
 def _changed(value: T | Keep, current: T) -> T:
     return current if value is KEEP else value
+
+
+def _members(
+    current: list[str],
+    replace: list[str] | Keep,
+    add: Iterable[str],
+    remove: Iterable[str],
+    clean: Callable[[str], str],
+) -> list[str] | None:
+    """The new members of a list (addresses, domains) or None when the edit leaves it alone:
+    ``replace`` sets it, then ``add`` and ``remove`` change it (the CLI's --add-/--remove-)."""
+    adds, removes = [clean(v) for v in add], {clean(v) for v in remove}
+    if replace is KEEP and not adds and not removes:
+        return None
+    base = current if replace is KEEP else [clean(v) for v in replace]
+    return [v for v in dict.fromkeys([*base, *adds]) if v not in removes]
 
 
 class RecordEdits(RecordBase):
@@ -116,21 +139,27 @@ class RecordEdits(RecordBase):
         emails: list[str] | Keep = KEEP,
         company: str | Keep | None = KEEP,
         title: str | Keep | None = KEEP,
+        add_emails: Iterable[str] = (),
+        remove_emails: Iterable[str] = (),
     ) -> Change:
         """Change a contact; ``emails`` replaces its addresses, ``company`` names a company
         (created if new) or None for none. The mail of the old and the new addresses moves."""
-        wanted: list[str] | None = None
-        if emails is not KEEP:
-            wanted = list(dict.fromkeys(self.matches.normalizer(valid_email(e)) for e in emails))
-            if not wanted:
-                raise InvalidInput(
-                    "a contact needs at least one email address",
-                    advice=["remove the contact instead"],
-                )
         before = self.matches.messages_linked_to("contact", contact_id)
         with self.db.session() as session:
             contact: Contact = self._own(session, Contact, contact_id, "contact")
             old = self._emails_of(session, contact_id)
+            wanted = _members(
+                old,
+                emails,
+                add_emails,
+                remove_emails,
+                lambda e: self.matches.normalizer(valid_email(e)),
+            )
+            if wanted == []:
+                raise InvalidInput(
+                    "a contact needs at least one email address",
+                    advice=["remove the contact instead"],
+                )
             contact.name = _changed(name, contact.name).strip()
             contact.title = _changed(title, contact.title)
             if company is None:
@@ -177,14 +206,22 @@ class RecordEdits(RecordBase):
         return {"id": company.id, "name": company.name, "domains": list(domains)}
 
     def edit_company(
-        self, company_id: int, *, name: str | Keep = KEEP, domains: list[str] | Keep = KEEP
+        self,
+        company_id: int,
+        *,
+        name: str | Keep = KEEP,
+        domains: list[str] | Keep = KEEP,
+        add_domains: Iterable[str] = (),
+        remove_domains: Iterable[str] = (),
     ) -> Change:
         """Rename a company or replace its domains; mail of the old and new domains moves."""
-        wanted = None if domains is KEEP else company_domains(domains)
         before = self.matches.messages_linked_to("company", company_id)
         with self.db.session() as session:
             company: Company = self._own(session, Company, company_id, "company")
             old = self._company_json(session, company)["domains"]
+            wanted = _members(old, domains, add_domains, remove_domains, clean_domain)
+            if wanted is not None:
+                wanted = company_domains(wanted)
             if name is not KEEP and name.strip() != company.name:
                 if not name.strip():
                     raise InvalidInput("a company needs a name")
@@ -254,6 +291,8 @@ class RecordEdits(RecordBase):
         is_open: bool | Keep = KEEP,
         company: str | Keep | None = KEEP,
         contacts: list[str] | Keep = KEEP,
+        add_contacts: Iterable[str] = (),
+        remove_contacts: Iterable[str] = (),
     ) -> Change:
         """Change a deal; ``company`` is an existing company's name (None: none), ``contacts``
         the addresses of existing contacts, replacing the deal's. A closed deal links no mail."""
@@ -269,8 +308,10 @@ class RecordEdits(RecordBase):
                 deal.company_id = None
             elif company is not KEEP:
                 deal.company_id = self._company(session, company.strip(), create=False).id
-            if contacts is not KEEP:
-                ids = list(dict.fromkeys(self._contact_of(session, e) for e in contacts))
+            current = self._deal_json(session, deal)["contacts"]
+            emails = _members(current, contacts, add_contacts, remove_contacts, valid_email)
+            if emails is not None:
+                ids = list(dict.fromkeys(self._contact_of(session, e) for e in emails))
                 session.execute(delete(DealContact).where(DealContact.deal_id == deal_id))
                 session.add_all(DealContact(deal_id=deal_id, contact_id=c) for c in ids)
             session.flush()
