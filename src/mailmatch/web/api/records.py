@@ -15,9 +15,11 @@ from mailmatch.contacts.rows import CompanyRow, ContactRow, DealRow, Detail, Lis
 from mailmatch.contacts.service import Change, RecordService
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.service import MatchService
+from mailmatch.web.api import record_edits
 from mailmatch.web.security import ApiUser, Principal, State
 
 router = APIRouter(tags=["records"])
+router.include_router(record_edits.router)  # PATCH, DELETE and the contacts file import
 
 RecordId = Annotated[int, Path(ge=1, le=2**62)]
 Limit = Annotated[int, Query(ge=1, le=200)]
