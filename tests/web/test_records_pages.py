@@ -70,9 +70,157 @@ def test_forms_need_the_csrf_token(client: TestClient, alice: UserView) -> None:
         ("/rules", {"kind": "address", "value": "x@y.test"}),
         ("/webhooks", {"url": "https://x.test/", "secret": "s"}),
         ("/settings/tokens", {"name": "x"}),
+        ("/contacts/1/edit", {"emails": "x@y.test"}),
+        ("/companies/1/edit", {"name": "X"}),
+        ("/deals/1/edit", {"title": "X"}),
+        ("/contacts/1/delete", {}),
+        ("/companies/1/delete", {}),
+        ("/deals/1/delete", {}),
     ):
         answer = client.post(url, data={**data, "csrf_token": "forged"})
         assert answer.status_code == 403, url
+    assert "x@y.test" not in client.get("/contacts").text
+
+
+def test_editing_a_contact_moves_its_mail_and_deleting_asks_first(
+    client: TestClient, alice: UserView, mail: dict[str, int]
+) -> None:
+    csrf = sign_in(client, alice.email)
+    jane = _created_id(
+        client.post(
+            "/contacts",
+            data={"name": "Jane", "emails": "jane@acme.test", "csrf_token": csrf},
+            follow_redirects=False,
+        ),
+        "contacts",
+    )
+    page = client.get(f"/contacts/{jane}").text
+    assert f'href="/contacts/{jane}/edit"' in page and f'href="/contacts/{jane}/delete"' in page
+    form = client.get(f"/contacts/{jane}/edit").text
+    assert ">jane@acme.test</textarea>" in form and 'value="Jane"' in form
+
+    saved = client.post(
+        f"/contacts/{jane}/edit",
+        data={
+            "name": "Jane Lane",
+            "emails": "tom@acme.test",
+            "company": "Acme",
+            "title": "Buyer",
+            "csrf_token": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert saved.headers["location"] == f"/contacts/{jane}?matched=3"
+    page = client.get(saved.headers["location"]).text
+    assert "Contact saved. 3 messages re-matched." in page
+    assert page.count('class="tl-subject"') == 1 and "Invoice 42 for March" in page
+    assert "Buyer" in page and ">Acme</a>" in page
+    assert 'id="sender-jane@acme.test"' in client.get("/unmatched").text
+
+    refused = client.post(
+        f"/contacts/{jane}/edit", data={"emails": "nope", "name": "Zed", "csrf_token": csrf}
+    )
+    assert refused.status_code == 422
+    assert "not an email address" in refused.text and 'value="Zed"' in refused.text
+
+    confirm = client.get(f"/contacts/{jane}/delete").text
+    assert "Delete Jane Lane?" in confirm and f'action="/contacts/{jane}/delete"' in confirm
+    assert "1 message matched to this contact will be matched again" in confirm
+    assert client.get("/contacts").text.count(">Jane Lane</a>") == 1  # still there
+    gone = client.post(
+        f"/contacts/{jane}/delete", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert gone.status_code == 303
+    listing = client.get(gone.headers["location"]).text
+    assert "Deleted contact <strong" in listing
+    assert "Jane Lane</strong>; 1 message re-matched" in listing
+    assert ">Jane Lane</a>" not in listing
+    assert client.get(f"/contacts/{jane}/edit").status_code == 404
+
+
+def test_deleting_a_company_sends_its_mail_back_to_the_queue(
+    client: TestClient, alice: UserView, mail: dict[str, int]
+) -> None:
+    csrf = sign_in(client, alice.email)
+    acme = _created_id(
+        client.post(
+            "/companies",
+            data={"name": "Acme", "domains": "acme.test", "csrf_token": csrf},
+            follow_redirects=False,
+        ),
+        "companies",
+    )
+    assert 'id="sender-tom@acme.test"' not in client.get("/unmatched").text
+    renamed = client.post(
+        f"/companies/{acme}/edit",
+        data={"name": "Acme Ltd", "domains": "acme.test", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert renamed.headers["location"] == f"/companies/{acme}?matched=3"
+    assert "a domain of Acme Ltd" in client.get(f"/companies/{acme}").text
+    deal = _created_id(
+        client.post(
+            "/deals",
+            data={"title": "Renewal", "company": "Acme Ltd", "csrf_token": csrf},
+            follow_redirects=False,
+        ),
+        "deals",
+    )
+    closed = client.post(
+        f"/deals/{deal}/edit",
+        data={"title": "Renewal", "stage": "lost", "company": "Acme Ltd", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert closed.headers["location"] == f"/deals/{deal}?matched=3"
+    deal_page = client.get(f"/deals/{deal}").text
+    assert "lost" in deal_page and 'class="tl-subject"' not in deal_page  # closed: no mail
+
+    client.post(f"/companies/{acme}/delete", data={"csrf_token": csrf})
+    queue = client.get("/unmatched").text
+    assert 'id="sender-tom@acme.test"' in queue and 'id="sender-jane@acme.test"' in queue
+    assert '<p class="muted small">None.</p>' in client.get(f"/deals/{deal}").text
+
+
+def test_a_contacts_file_uploaded_on_the_contacts_page_shows_the_column_report(
+    client: TestClient, alice: UserView, mail: dict[str, int]
+) -> None:
+    csrf = sign_in(client, alice.email)
+    contacts = client.get("/contacts").text
+    assert 'enctype="multipart/form-data"' in contacts and 'action="/contacts/import"' in contacts
+    sheet = (
+        "First Name,Last Name,Email,Company Name,Favourite Colour\n"
+        "Jane,Doe,jane@acme.test,Acme,blue\n"
+        "Nobody,Here,,,green\n"
+    )
+    done = client.post(
+        "/contacts/import",
+        data={"csrf_token": csrf},
+        files={"file": ("hubspot.csv", sheet.encode(), "text/csv")},
+    )
+    assert done.status_code == 200, done.text
+    page = done.text
+    assert "hubspot.csv</strong> (CSV)" in page
+    assert "1 contact created" in page and "2 messages re-matched" in page
+    assert '<td class="break">Email</td><td><code>email</code>' in page
+    assert "Favourite Colour" in page
+    assert "<strong>row 3</strong>: no email address" in page
+    assert ">Jane Doe</a>" in client.get("/contacts").text
+
+    forged = client.post(
+        "/contacts/import",
+        data={"csrf_token": "forged"},
+        files={"file": ("more.csv", b"name,email\nX,x@y.test\n")},
+    )
+    assert forged.status_code == 403
+    wrong = client.post(
+        "/contacts/import", data={"csrf_token": csrf}, files={"file": ("x.pdf", b"%PDF")}
+    )
+    assert wrong.status_code == 422 and "expected a .csv or .vcf file" in wrong.text
+    big = b"name,email\n" + b"x" * (21 * 1024 * 1024)
+    huge = client.post(
+        "/contacts/import", data={"csrf_token": csrf}, files={"file": ("big.csv", big)}
+    )
+    assert huge.status_code == 413 and "up to 20 MB" in huge.text
     assert "x@y.test" not in client.get("/contacts").text
 
 

@@ -7,7 +7,6 @@ affects, so a new contact's mail is on its page as soon as the form returns.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -22,20 +21,18 @@ from mailmatch.errors import InvalidInput, MailmatchError
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.addresses import is_freemail
 from mailmatch.matching.service import MatchService
+from mailmatch.web.pages import contacts_upload, record_edits
 from mailmatch.web.pages.common import path_id
+from mailmatch.web.pages.record_forms import parse_amount, split_list
 from mailmatch.web.security import FormUser, PageUser, Principal, State
 from mailmatch.web.templating import render
 
 router = APIRouter()
+# First: /contacts/import must be found before /contacts/{contact_id} takes "import" as an id.
+router.include_router(contacts_upload.router)
 
 PAGE_SIZE = 50
 QUEUE_SIZE = 100
-_SPLIT = re.compile(r"[\s,;]+")
-
-
-def split_list(value: str) -> list[str]:
-    """Emails or domains typed into one field, separated by commas, spaces or new lines."""
-    return [part for part in _SPLIT.split(value.strip()) if part]
 
 
 def _offset(request: Request) -> int:
@@ -64,12 +61,16 @@ def _list_page(
     reader = queries(state, principal)
     lister = {"contacts": reader.contacts, "companies": reader.companies, "deals": reader.deals}
     listing = lister[kind](q or None, limit=PAGE_SIZE, offset=_offset(request))
+    n = request.query_params.get("n", "")
     context = {
         "q": q,
         "listing": listing,
         "company_names": reader.company_names(),
         "form": form or {},
         "error": error,
+        "removed": request.query_params.get("removed", "")[:300],
+        "removed_count": n if n.isdigit() else "",
+        **contacts_upload.upload_context(),
     }
     return render(request, f"{kind}.html", context, nav=kind, status_code=422 if error else 200)
 
@@ -170,21 +171,6 @@ def company(request: Request, company_id: int, principal: PageUser, state: State
 
 
 # -- deals ------------------------------------------------------------------------------------
-
-
-def parse_amount(value: str) -> float | None:
-    cleaned = value.strip().replace(",", "").replace(" ", "")
-    if not cleaned:
-        return None
-    try:
-        amount = float(cleaned)
-    except ValueError:
-        raise InvalidInput(
-            f"not an amount: {value[:40]!r}", advice=["e.g. 12000 or 12000.50"]
-        ) from None
-    if not -1e15 < amount < 1e15:
-        raise InvalidInput("the amount is out of range")
-    return amount
 
 
 @router.get("/deals")
@@ -336,3 +322,6 @@ def unmatched_ignore(
         "count": change.rematched,
     }
     return _after_action(request, state, principal, done)
+
+
+router.include_router(record_edits.router)  # edit and delete pages of each kind
