@@ -4,6 +4,7 @@ the browser test: a contact made in the browser shows its matched mail with reas
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ from playwright.sync_api import expect
 
 from mailmatch.contacts.rules import RuleService
 from mailmatch.users.service import UserView
-from tests.web.conftest import LiveServer, browser_sign_in, sign_in
-from tests.web.test_messages_pages import ALICE_MAIL, BOB_MAIL, store_mail
+from tests.web.conftest import LiveServer, bearer, browser_sign_in, sign_in
+from tests.web.test_messages_pages import ALICE_MAIL, BOB_MAIL, Mail, store_mail
 
 
 @pytest.fixture
@@ -360,6 +361,57 @@ def test_unmatched_queue_create_contact_and_ignore(
     assert "domain:shop.test" in client.get("/rules").text
     assert "Ignored" in client.get(f"/messages/{mail['news']}").text
     assert ">Jane Doe</a>" in client.get("/contacts").text
+
+
+def many_senders(n: int) -> list[Mail]:
+    """Mail from ``n`` senders: sender k wrote k messages, so the busiest is sender n."""
+    return [
+        Mail(f"m{k}-{i}", f"sender{k:02d}@firm{k:02d}.test", f"note {i} from {k}", "hi",
+             datetime(2024, 1, 1, 9, i, tzinfo=UTC))
+        for k in range(1, n + 1)
+        for i in range(k)
+    ]  # fmt: skip
+
+
+def test_the_unmatched_queue_is_paged(
+    app: FastAPI, client: TestClient, alice: UserView, tmp_path: Path
+) -> None:
+    RuleService(app.state.mailmatch.db, workspace_id=alice.workspace_id).add_rule(
+        "address", "alice@example.org"
+    )
+    store_mail(app, alice, many_senders(30), tmp_path)
+    csrf = sign_in(client, alice.email)
+    first = client.get("/unmatched").text
+    assert first.count('class="queue-item"') == 25
+    assert first.index('id="sender-sender30@firm30.test"') < first.index("sender29@firm29.test")
+    assert 'id="sender-sender05@firm05.test"' not in first
+    assert "1–25 of 30" in first
+    assert 'href="/unmatched?q=&amp;offset=25">Next' in first
+    second = client.get("/unmatched?offset=25").text
+    assert second.count('class="queue-item"') == 5 and "26–30 of 30" in second
+    assert 'id="sender-sender01@firm01.test"' in second
+    # acting on page 2 keeps page 2
+    assert 'hx-post="/unmatched/ignore?offset=25"' in second
+    done = client.post(
+        "/unmatched/ignore?offset=25",
+        data={"email": "sender01@firm01.test", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert "offset=25" in done.headers["location"]
+    after = client.get(done.headers["location"]).text
+    assert "26–29 of 29" in after and 'id="sender-sender01@firm01.test"' not in after
+
+
+def test_the_unmatched_api_is_paged(
+    app: FastAPI, client: TestClient, alice: UserView, tmp_path: Path
+) -> None:
+    store_mail(app, alice, many_senders(12), tmp_path)
+    headers = bearer(app, alice)
+    first = client.get("/api/v1/unmatched?limit=5", headers=headers)
+    assert first.headers["X-Total-Count"] == "12"
+    assert [s["messages"] for s in first.json()] == [12, 11, 10, 9, 8]
+    rest = client.get("/api/v1/unmatched?limit=5&offset=10", headers=headers).json()
+    assert [s["sender"] for s in rest] == ["sender02@firm02.test", "sender01@firm01.test"]
 
 
 def test_ignoring_a_free_mail_domain_is_refused(client: TestClient, alice: UserView) -> None:

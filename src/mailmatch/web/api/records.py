@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from mailmatch.contacts.queries import RecordQueries
@@ -304,9 +304,18 @@ def get_deal(deal_id: RecordId, principal: ApiUser, state: State) -> DealDetail:
 
 
 @router.get("/unmatched", response_model=list[UnmatchedSender])
-def unmatched(principal: ApiUser, state: State, limit: Limit = 100) -> list[UnmatchedSender]:
-    """Senders whose mail matched no record, most messages first."""
-    senders = MatchService(state.db, workspace_id=principal.workspace_id).unmatched(limit)
+def unmatched(
+    principal: ApiUser,
+    state: State,
+    response: Response,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[UnmatchedSender]:
+    """Senders whose mail matched no record, most messages first, ``limit`` from ``offset``;
+    the ``X-Total-Count`` header says how many senders there are in all."""
+    matches = MatchService(state.db, workspace_id=principal.workspace_id)
+    response.headers["X-Total-Count"] = str(matches.unmatched_senders())
+    senders = matches.unmatched(limit, offset)
     browser = MessageBrowser(state.db, workspace_id=principal.workspace_id)
     subjects = browser.subjects(s["example_message"] for s in senders if s["example_message"])
     return [

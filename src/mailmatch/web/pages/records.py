@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.queries import RecordQueries
+from mailmatch.contacts.rows import Listing
 from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import Change, RecordService
 from mailmatch.errors import InvalidInput, MailmatchError
@@ -32,7 +33,7 @@ router = APIRouter()
 router.include_router(contacts_upload.router)
 
 PAGE_SIZE = 50
-QUEUE_SIZE = 100
+QUEUE_SIZE = 25  # senders per page: a page of 100 was 8,700 px tall
 
 
 def _offset(request: Request) -> int:
@@ -226,7 +227,12 @@ def _queue(
     done: dict[str, Any] | None = None,
     error: MailmatchError | None = None,
 ) -> Response:
-    senders = MatchService(state.db, workspace_id=principal.workspace_id).unmatched(QUEUE_SIZE)
+    matches = MatchService(state.db, workspace_id=principal.workspace_id)
+    total = matches.unmatched_senders()
+    offset = _offset(request)
+    if offset >= total > 0:  # the last page emptied by the action just taken: show the one before
+        offset = max(0, (total - 1) // QUEUE_SIZE * QUEUE_SIZE)
+    senders = matches.unmatched(QUEUE_SIZE, offset)
     browser = MessageBrowser(state.db, workspace_id=principal.workspace_id)
     subjects = browser.subjects(s["example_message"] for s in senders if s["example_message"])
     for s in senders:
@@ -239,6 +245,8 @@ def _queue(
         "done": done,
         "error": error,
         "limit": QUEUE_SIZE,
+        "listing": Listing(senders, total, offset, QUEUE_SIZE),
+        "here": f"?offset={offset}" if offset else "",
     }
     return render(
         request, "unmatched.html", context, nav="unmatched", status_code=422 if error else 200
@@ -263,7 +271,10 @@ def _after_action(
     """htmx swaps the re-rendered queue in place; a plain form post gets a redirect."""
     if request.headers.get("HX-Request") == "true":
         return _queue(request, state, principal, done=done)
-    query = urlencode({"done": done["action"], "who": done["who"], "n": done["count"]})
+    query = urlencode(
+        {"done": done["action"], "who": done["who"], "n": done["count"]}
+        | ({"offset": offset} if (offset := _offset(request)) else {})
+    )
     return RedirectResponse(f"/unmatched?{query}", status_code=303)
 
 
