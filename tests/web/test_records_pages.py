@@ -55,7 +55,10 @@ def test_new_contact_shows_its_matched_mail_with_reasons(
     assert page.count('class="tl-subject"') == 2
     assert page.index("Re: Quarterly pricing proposal") < page.index(">Quarterly pricing proposal")
     assert f'href="/messages/{mail["proposal"]}"' in page
-    assert "jane@acme.test" in page and 'class="reason"' in page
+    assert "jane@acme.test" in page and 'class="reason' in page
+    # the reason once for her address, then each message with the header she was in
+    assert page.count("jane@acme.test belongs to contact Jane Doe") == 1
+    assert re.findall(r'<span class="role-tag">(\w+)</span>', page) == ["To", "From"]
     listing = client.get("/contacts?q=jane").text
     assert ">Jane Doe</a>" in listing and ">Acme</a>" in listing
     assert ">Jane Doe</a>" not in client.get("/contacts?q=nobody").text
@@ -516,7 +519,10 @@ def test_contact_page_shows_matched_mail_browser(
     timeline = page.locator(".timeline li")
     assert timeline.count() == 2
     assert "Re: Quarterly pricing proposal" in timeline.nth(0).inner_text()
-    assert "jane@acme.test" in timeline.nth(1).locator(".reason").inner_text()
+    reasons = page.locator(".address-head .reason")
+    assert reasons.count() == 1
+    assert reasons.inner_text() == "jane@acme.test belongs to contact Jane Doe"
+    assert timeline.nth(1).locator(".role-tag").inner_text() == "From"
     page.screenshot(path=str(screenshots / "contact-laptop.png"), full_page=True)
     contact_url = page.url
 
@@ -548,3 +554,74 @@ def test_contact_page_shows_matched_mail_browser(
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{name} overflows the phone width: {width}px"
         phone.screenshot(path=str(screenshots / f"{name}-phone.png"), full_page=True)
+
+
+def test_contacts_upload_and_edit_browser(
+    screenshots: Path,  # first: resolved before mailmatch_env clears MAILMATCH_SCREENSHOTS
+    app: FastAPI,
+    alice: UserView,
+    mail: dict[str, int],
+    live_server: LiveServer,
+    page: Any,
+    phone: Any,
+    tmp_path: Path,
+) -> None:
+    url = live_server.url
+    sheet = tmp_path / "hubspot-export.csv"
+    sheet.write_text(
+        "First Name,Last Name,Email,Company Name,Favourite Colour\n"
+        "Jane,Doe,jane@acme.test,Acme,blue\n"
+        "Nobody,Here,,,green\n"
+        "Tom,Lane,tom@acme.test,Acme,red\n",
+        encoding="utf-8",
+    )
+    browser_sign_in(page, url, alice.email)
+    page.goto(f"{url}/contacts")
+    page.screenshot(path=str(screenshots / "contacts-empty-laptop.png"), full_page=True)
+    page.set_input_files("#import-file", str(sheet))
+    page.get_by_role("button", name="Upload and import").click()
+    summary = page.locator("#import-summary")
+    expect(summary).to_contain_text("2 contacts created")
+    expect(summary).to_contain_text("3 messages re-matched")
+    assert page.locator("#used-columns tbody tr").count() == 4
+    expect(page.locator("#ignored-columns")).to_contain_text("Favourite Colour")
+    expect(page.locator("#skipped")).to_have_text("row 3: no email address")
+    page.screenshot(path=str(screenshots / "contacts-upload-laptop.png"), full_page=True)
+
+    page.get_by_role("link", name="See the contacts").click()
+    page.wait_for_url(re.compile(r".*/contacts$"))
+    expect(page.get_by_role("link", name="Jane Doe")).to_be_visible()
+    page.screenshot(path=str(screenshots / "contacts-laptop.png"), full_page=True)
+
+    page.get_by_role("link", name="Tom Lane").click()
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.fill("#c-title", "Accounts")
+    page.get_by_role("button", name="Save contact").click()
+    expect(page.locator(".notice.ok")).to_have_text("Contact saved. 1 message re-matched.")
+    page.screenshot(path=str(screenshots / "contact-edited-laptop.png"), full_page=True)
+    page.get_by_role("link", name="Delete", exact=True).click()
+    expect(page.get_by_role("heading", name="Delete Tom Lane?")).to_be_visible()
+    page.screenshot(path=str(screenshots / "contact-delete-laptop.png"), full_page=True)
+    page.get_by_role("button", name="Delete contact").click()
+    expect(page.locator(".notice.ok")).to_contain_text("Deleted contact Tom Lane")
+    assert page.get_by_role("link", name="Tom Lane").count() == 0
+
+    browser_sign_in(phone, url, alice.email)
+    phone.goto(f"{url}/contacts/import")
+    phone.set_input_files("#import-file", str(sheet))
+    phone.get_by_role("button", name="Upload and import").click()
+    expect(phone.locator("#import-summary")).to_contain_text("1 contact created, 1 updated")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the import report overflows the phone width: {width}px"
+    phone.screenshot(path=str(screenshots / "contacts-upload-phone.png"), full_page=True)
+    for name, target in (("contacts", "/contacts"), ("unmatched", "/unmatched")):
+        phone.goto(f"{url}{target}")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} overflows the phone width: {width}px"
+        phone.screenshot(path=str(screenshots / f"{name}-list-phone.png"), full_page=True)
+    phone.goto(f"{url}/contacts")
+    phone.get_by_role("link", name="Jane Doe").click()
+    phone.get_by_role("link", name="Edit", exact=True).click()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the edit form overflows the phone width: {width}px"
+    phone.screenshot(path=str(screenshots / "contact-edit-phone.png"), full_page=True)

@@ -106,6 +106,7 @@ def _edit_page(
         "form": form if form is not None else _form_of(kind, d),
         "company_names": _reader(state, principal).company_names(),
         "error": error,
+        "editing": True,
     }
     status = 422 if error else 200
     return render(request, f"{kind}_edit.html", context, nav=kind, status_code=status)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from mailmatch.contacts.queries import RecordQueries
+from mailmatch.contacts.queries import RecordQueries, timeline_by_address
 from mailmatch.contacts.rows import Listing
 from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import Change, RecordService
@@ -103,7 +103,13 @@ def _detail_page(
         "companies": ("company", reader.company),
         "deals": ("deal", reader.deal),
     }[kind]
-    context = {"d": show(path_id(record_id, one)), "matched": request.query_params.get("matched")}
+    d = show(path_id(record_id, one))
+    context = {
+        "d": d,
+        "matched": request.query_params.get("matched"),
+        # a contact's mail, the reason said once per address rather than on every message
+        "by_address": timeline_by_address(d.timeline) if kind == "contacts" else None,
+    }
     return render(request, f"{kind}_detail.html", context, nav=kind)
 
 
