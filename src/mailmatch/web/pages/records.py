@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mailmatch.contacts.queries import RecordQueries, timeline_by_address
-from mailmatch.contacts.rows import Listing
+from mailmatch.contacts.rows import Detail, Listing
 from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import Change, RecordService
 from mailmatch.errors import InvalidInput, MailmatchError
@@ -98,11 +98,12 @@ def _detail_page(
     request: Request, state: Any, principal: Principal, kind: str, record_id: int
 ) -> Response:
     reader = queries(state, principal)
-    one, show = {
+    shows: dict[str, tuple[str, Callable[[int], Detail[Any]]]] = {
         "contacts": ("contact", reader.contact),
         "companies": ("company", reader.company),
         "deals": ("deal", reader.deal),
-    }[kind]
+    }
+    one, show = shows[kind]
     d = show(path_id(record_id, one))
     context = {
         "d": d,
