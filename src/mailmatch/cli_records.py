@@ -87,16 +87,9 @@ def contacts_import(
     settings = _settings()
 
     def read() -> Any:
-        suffix = path.suffix.lower()
-        if suffix in (".vcf", ".vcard"):
-            from mailmatch.contacts.vcard import read_vcard_file
+        from mailmatch.contacts.file_import import read_contacts_file
 
-            return read_vcard_file(path)
-        if suffix in (".csv", ".txt"):
-            from mailmatch.contacts.csv_import import read_csv
-
-            return read_csv(path)
-        raise InvalidInput(f"{path.name}: expected a .csv or .vcf file")
+        return read_contacts_file(path)
 
     records = _run(read, as_json)
     summary = _run(lambda: _importer(settings).import_records(records), as_json)

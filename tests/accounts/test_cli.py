@@ -303,6 +303,8 @@ def test_tables_fit_the_width_they_are_given_without_losing_text(tmp_path: Path)
     done, terminal = run_on_terminal(tmp_path, "accounts", "list", terminal="stdout", columns=260)
     assert done.returncode == 0
     assert any(f"{LONG_IMAP}:993 ssl" in line for line in terminal.splitlines()), terminal
+
+
 def test_a_certificate_for_another_name_says_which_name_to_use(tmp_path: Path, certs: Any) -> None:
     """--imap-host 127.0.0.1 with a certificate for localhost: the output names what the
     certificate is valid for and the flag that fixes it; no Bridge, no port nobody typed."""

@@ -297,3 +297,49 @@ def test_empty_lists_say_what_to_do_and_json_stays_a_list(tmp_path: Path) -> Non
         assert mailmatch(home, what, "list", "--json") == []
     unmatched = mailmatch(home, "matches", "unmatched")
     assert unmatched.startswith("No unmatched senders") and "┏" not in unmatched
+
+
+def test_records_are_edited_and_removed_and_their_mail_follows(tmp_path: Path) -> None:
+    home = seeded_home(tmp_path)
+    mailmatch(home, "contacts", "add", "bob@acme.test", "--name", "Bob", "--company", "Acme")
+    mailmatch(home, "companies", "add", "Acme", "--domain", "acme.test")
+    mailmatch(home, "deals", "add", "Renewal", "--contact", "bob@acme.test")
+
+    moved = mailmatch(
+        home,
+        *("contacts", "edit", "bob@acme.test", "--name", "Robert"),
+        *("--add-email", "ann@other.test", "--remove-email", "bob@acme.test", "--json"),
+    )
+    assert moved["emails"] == ["ann@other.test"] and moved["name"] == "Robert"
+    assert moved["rematched"] == 3  # bob@'s two messages and ann@'s other one
+    shown = mailmatch(home, "contacts", "show", "ann@other.test", "--json")
+    assert sorted(m["reason"] for m in shown["messages"]) == [
+        "From address ann@other.test belongs to contact Robert",
+        "From address ann@other.test belongs to contact Robert",
+    ]
+
+    renamed = mailmatch(
+        home, "companies", "edit", "Acme", "--name", "Acme Corp", "--remove-domain", "acme.test",
+        "--add-domain", "other.test", "--json",
+    )  # fmt: skip
+    assert renamed["domains"] == ["other.test"] and renamed["name"] == "Acme Corp"
+    deal = mailmatch(
+        home, "deals", "edit", "Renewal", "--stage", "won", "--closed", "--company", "Acme Corp",
+        "--json",
+    )  # fmt: skip
+    assert (deal["stage"], deal["is_open"], deal["company"]) == ("won", False, "Acme Corp")
+
+    text = mailmatch(home, "companies", "remove", "Acme Corp")
+    assert "Removed company Acme Corp; re-matched 2 message(s)." in text
+    assert mailmatch(home, "deals", "remove", "Renewal", "--json")["company"] is None
+    gone = mailmatch(home, "contacts", "remove", "ann@other.test", "--json")
+    assert gone["rematched"] == 2
+    assert mailmatch(home, "contacts", "list", "--json") == []
+    assert mailmatch(home, "matches", "stats", "--json")["all"] == {
+        "matched": 0,
+        "unmatched": 5,
+        "ignored": 0,
+    }
+    missing = run_mailmatch(home, "contacts", "remove", "nobody@x.test", "--json")
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout)["error"]["code"] == "not_found"

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 
 from mailmatch.contacts.rows import (
+    AddressMail,
+    AddressTimeline,
     CompanyRow,
     ContactRow,
     DealRow,
@@ -25,6 +27,7 @@ from mailmatch.contacts.rows import (
     TimelineItem,
 )
 from mailmatch.errors import NotFound
+from mailmatch.matching.matcher import ROLE_LABELS
 from mailmatch.store.db import Database
 from mailmatch.store.models import Message
 from mailmatch.store.records import (
@@ -62,6 +65,29 @@ def company_names_by_id(conn: Connection, workspace_id: int, ids: Iterable[int])
             )
         ).all()
     )
+
+
+# Longest first: "Reply-To address" must not be read as a shorter label.
+_LABELS = sorted(ROLE_LABELS.values(), key=len, reverse=True)
+
+
+def _short_role(label: str) -> str:
+    return {"Forwarded message from": "Forwarded"}.get(label, label.removesuffix(" address"))
+
+
+def timeline_by_address(timeline: list[TimelineItem]) -> list[AddressTimeline]:
+    """A contact's timeline grouped by the address and reason its mail matched through, so
+    the reason ("jane@acme.com belongs to contact Jane Doe") is said once per address and
+    each message shows only the header the address was in. Groups keep the timeline's order
+    (the one with the newest mail first), and so does the mail inside each."""
+    groups: dict[str, AddressTimeline] = {}
+    for item in timeline:
+        label = next((x for x in _LABELS if item.reason.startswith(x + " ")), "")
+        rest = item.reason[len(label) :].strip() if label else item.reason
+        address, _, why = rest.partition(" ")
+        group = groups.setdefault(rest, AddressTimeline(address, why))
+        group.mail.append(AddressMail(_short_role(label) if label else "", item))
+    return list(groups.values())
 
 
 class RecordQueries:

@@ -84,3 +84,20 @@ class Detail(Generic[T]):
     contacts: list[ContactRow] = field(default_factory=list)
     deals: list[DealRow] = field(default_factory=list)
     timeline: list[TimelineItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AddressMail:
+    """One message of a contact's timeline, with the header its address was in ("Cc")."""
+
+    role: str
+    item: TimelineItem
+
+
+@dataclass
+class AddressTimeline:
+    """A contact's mail through one of its addresses: the reason said once, then the mail."""
+
+    address: str
+    why: str  # "belongs to contact Jane Doe"
+    mail: list[AddressMail] = field(default_factory=list)

@@ -10,17 +10,21 @@ that workspace's mail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailmatch.errors import AlreadyExists, InvalidInput, NotFound
-from mailmatch.matching.addresses import is_freemail
-from mailmatch.matching.service import MatchService
-from mailmatch.store.db import Database
-from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message
+from mailmatch.contacts.base import (
+    Change,
+    Rematching,
+    clean_domain,
+    company_domains,
+    valid_email,
+)
+from mailmatch.contacts.edits import RecordEdits
+from mailmatch.errors import AlreadyExists, NotFound
+from mailmatch.store.models import Message
 from mailmatch.store.records import (
     Company,
     CompanyDomain,
@@ -32,85 +36,19 @@ from mailmatch.store.records import (
 )
 from mailmatch.timeutil import aware
 
-
-@dataclass
-class Change:
-    """What a change did, including how many messages it re-matched (and only those)."""
-
-    record: dict[str, Any]
-    rematched: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.record, "rematched": self.rematched}
+# Re-exported: the other services and the web layers import them from here.
+__all__ = ["Change", "RecordService", "Rematching", "clean_domain", "valid_email"]
 
 
-def valid_email(email: str) -> str:
-    email = email.strip().lower()
-    local, at, domain = email.rpartition("@")
-    if not (local and at and "." in domain):
-        raise InvalidInput(f"not an email address: {email!r}")
-    return email
-
-
-def clean_domain(domain: str) -> str:
-    domain = domain.strip().lower().removeprefix("http://").removeprefix("https://")
-    domain = domain.removeprefix("www.").split("/")[0]
-    if "." not in domain or "@" in domain:
-        raise InvalidInput(f"not a domain: {domain!r}")
-    return domain
-
-
-class Rematching:
-    """What the services that change matching share: one workspace, and the ``MatchService``
-    that re-matches its mail (``RecordService`` here, ``RuleService`` in contacts/rules.py)."""
-
-    def __init__(
-        self,
-        db: Database,
-        matches: MatchService | None = None,
-        *,
-        workspace_id: int = DEFAULT_WORKSPACE_ID,
-    ) -> None:
-        if matches is not None and matches.workspace_id != workspace_id:
-            raise ValueError("the MatchService belongs to another workspace")
-        self.db = db
-        self.workspace_id = workspace_id
-        self.matches = matches or MatchService(db, workspace_id=workspace_id)
-
-
-class RecordService(Rematching):
-    """Contacts, companies and deals. Ignore rules: ``RuleService`` (contacts/rules.py); many
-    records at once: ``RecordImporter`` (contacts/bulk.py)."""
-
-    def _domain(self, domain: str, company_id: int) -> CompanyDomain:
-        return CompanyDomain(workspace_id=self.workspace_id, domain=domain, company_id=company_id)
-
-    def _email(self, email: str, contact_id: int) -> ContactEmail:
-        return ContactEmail(workspace_id=self.workspace_id, email=email, contact_id=contact_id)
+class RecordService(RecordEdits):
+    """Contacts, companies and deals: adding and reading here, editing and removing in
+    :mod:`.edits`. Ignore rules: ``RuleService`` (contacts/rules.py); many records at once:
+    ``RecordImporter`` (contacts/bulk.py)."""
 
     # -- companies ----------------------------------------------------------------------------
 
-    def _company(self, session: Session, name: str, *, create: bool = True) -> Company:
-        company = session.scalar(
-            select(Company).where(Company.workspace_id == self.workspace_id, Company.name == name)
-        )
-        if company is None:
-            if not create:
-                raise NotFound(f"no company named {name!r}")
-            company = Company(workspace_id=self.workspace_id, name=name)
-            session.add(company)
-            session.flush()
-        return company
-
     def add_company(self, name: str, domains: list[str]) -> Change:
-        cleaned = [clean_domain(d) for d in domains]
-        free = [d for d in cleaned if is_freemail(d)]
-        if free:
-            raise InvalidInput(
-                f"{', '.join(free)} is a free-mail domain: matching a company by it would "
-                "claim everyone who uses it",
-                advice=["add the people as contacts of the company instead"],
-            )
+        cleaned = company_domains(domains)
         with self.db.session() as session:
             company = self._company(session, name)
             for domain in cleaned:
@@ -128,7 +66,7 @@ class RecordService(Rematching):
         return Change(record, len(pks))
 
     def companies(self) -> list[dict[str, Any]]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             out = []
             for company in session.scalars(
                 select(Company)
@@ -149,7 +87,7 @@ class RecordService(Rematching):
             return out
 
     def _messages_of_company_contacts(self, company_id: int) -> set[int]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             emails = session.scalars(
                 select(ContactEmail.email)
                 .join(Contact, Contact.id == ContactEmail.contact_id)
@@ -213,24 +151,8 @@ class RecordService(Rematching):
         self.matches.match_messages(pks)
         return Change(record, len(pks))
 
-    def _contact_json(self, session: Session, contact: Contact) -> dict[str, Any]:
-        company = session.get(Company, contact.company_id) if contact.company_id else None
-        emails = session.scalars(
-            select(ContactEmail.email).where(ContactEmail.contact_id == contact.id)
-        ).all()
-        return {
-            "id": contact.id,
-            "name": contact.name,
-            "emails": sorted(emails),
-            "company": company.name if company else None,
-            "title": contact.title,
-            "owner": contact.owner,
-            "tags": contact.tags or [],
-            "custom": contact.custom or {},
-        }
-
     def contacts(self) -> list[dict[str, Any]]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return [
                 {
                     **self._contact_json(session, c),
@@ -245,7 +167,7 @@ class RecordService(Rematching):
 
     def show_contact(self, email: str, limit: int = 200) -> dict[str, Any]:
         address = self.matches.normalizer(email)
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             row = session.get(ContactEmail, (self.workspace_id, address))
             if row is None:
                 raise NotFound(f"no contact with {address}")

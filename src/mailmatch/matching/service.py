@@ -282,8 +282,21 @@ class MatchService:
                     setattr(stats, status, int(count))
         return stats
 
-    def unmatched(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Senders with mail but no record, most messages first: the queue a person works."""
+    def unmatched_senders(self) -> int:
+        """How many senders the unmatched queue holds in all (for its pager)."""
+        with self.db.read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count(func.distinct(MatchState.unmatched_sender)))
+                    .join(Message, Message.id == MatchState.message_pk)
+                    .where(Message.workspace_id == self.workspace_id)
+                    .where(MatchState.status == "unmatched")
+                ).scalar_one()
+            )
+
+    def unmatched(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Senders with mail but no record, most messages first: the queue a person works,
+        a page of ``limit`` senders from ``offset``."""
         with self.db.read() as conn:
             rows = conn.execute(
                 select(
@@ -298,6 +311,7 @@ class MatchService:
                 .group_by(MatchState.unmatched_sender)
                 .order_by(func.count().desc(), MatchState.unmatched_sender)
                 .limit(limit)
+                .offset(max(0, offset))
             ).all()
             names: dict[str, str] = dict(
                 conn.execute(

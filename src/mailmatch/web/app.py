@@ -43,6 +43,8 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    411: "length_required",
+    413: "too_large",
     422: "invalid_input",
     429: "rate_limited",
 }

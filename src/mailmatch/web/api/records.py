@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from mailmatch.contacts.queries import RecordQueries
@@ -15,9 +15,11 @@ from mailmatch.contacts.rows import CompanyRow, ContactRow, DealRow, Detail, Lis
 from mailmatch.contacts.service import Change, RecordService
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.service import MatchService
+from mailmatch.web.api import record_edits
 from mailmatch.web.security import ApiUser, Principal, State
 
 router = APIRouter(tags=["records"])
+router.include_router(record_edits.router)  # PATCH, DELETE and the contacts file import
 
 RecordId = Annotated[int, Path(ge=1, le=2**62)]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -302,9 +304,18 @@ def get_deal(deal_id: RecordId, principal: ApiUser, state: State) -> DealDetail:
 
 
 @router.get("/unmatched", response_model=list[UnmatchedSender])
-def unmatched(principal: ApiUser, state: State, limit: Limit = 100) -> list[UnmatchedSender]:
-    """Senders whose mail matched no record, most messages first."""
-    senders = MatchService(state.db, workspace_id=principal.workspace_id).unmatched(limit)
+def unmatched(
+    principal: ApiUser,
+    state: State,
+    response: Response,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[UnmatchedSender]:
+    """Senders whose mail matched no record, most messages first, ``limit`` from ``offset``;
+    the ``X-Total-Count`` header says how many senders there are in all."""
+    matches = MatchService(state.db, workspace_id=principal.workspace_id)
+    response.headers["X-Total-Count"] = str(matches.unmatched_senders())
+    senders = matches.unmatched(limit, offset)
     browser = MessageBrowser(state.db, workspace_id=principal.workspace_id)
     subjects = browser.subjects(s["example_message"] for s in senders if s["example_message"])
     return [

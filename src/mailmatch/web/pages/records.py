@@ -7,7 +7,6 @@ affects, so a new contact's mail is on its page as soon as the form returns.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -15,27 +14,26 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from mailmatch.contacts.queries import RecordQueries
+from mailmatch.contacts.queries import RecordQueries, timeline_by_address
+from mailmatch.contacts.rows import Detail, Listing
 from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import Change, RecordService
 from mailmatch.errors import InvalidInput, MailmatchError
 from mailmatch.imports.browse import MessageBrowser
 from mailmatch.matching.addresses import is_freemail
 from mailmatch.matching.service import MatchService
+from mailmatch.web.pages import contacts_upload, record_edits
 from mailmatch.web.pages.common import path_id
+from mailmatch.web.pages.record_forms import parse_amount, split_list
 from mailmatch.web.security import FormUser, PageUser, Principal, State
 from mailmatch.web.templating import render
 
 router = APIRouter()
+# First: /contacts/import must be found before /contacts/{contact_id} takes "import" as an id.
+router.include_router(contacts_upload.router)
 
 PAGE_SIZE = 50
-QUEUE_SIZE = 100
-_SPLIT = re.compile(r"[\s,;]+")
-
-
-def split_list(value: str) -> list[str]:
-    """Emails or domains typed into one field, separated by commas, spaces or new lines."""
-    return [part for part in _SPLIT.split(value.strip()) if part]
+QUEUE_SIZE = 25  # senders per page: a page of 100 was 8,700 px tall
 
 
 def _offset(request: Request) -> int:
@@ -64,12 +62,16 @@ def _list_page(
     reader = queries(state, principal)
     lister = {"contacts": reader.contacts, "companies": reader.companies, "deals": reader.deals}
     listing = lister[kind](q or None, limit=PAGE_SIZE, offset=_offset(request))
+    n = request.query_params.get("n", "")
     context = {
         "q": q,
         "listing": listing,
         "company_names": reader.company_names(),
         "form": form or {},
         "error": error,
+        "removed": request.query_params.get("removed", "")[:300],
+        "removed_count": n if n.isdigit() else "",
+        **contacts_upload.upload_context(),
     }
     return render(request, f"{kind}.html", context, nav=kind, status_code=422 if error else 200)
 
@@ -96,12 +98,19 @@ def _detail_page(
     request: Request, state: Any, principal: Principal, kind: str, record_id: int
 ) -> Response:
     reader = queries(state, principal)
-    one, show = {
+    shows: dict[str, tuple[str, Callable[[int], Detail[Any]]]] = {
         "contacts": ("contact", reader.contact),
         "companies": ("company", reader.company),
         "deals": ("deal", reader.deal),
-    }[kind]
-    context = {"d": show(path_id(record_id, one)), "matched": request.query_params.get("matched")}
+    }
+    one, show = shows[kind]
+    d = show(path_id(record_id, one))
+    context = {
+        "d": d,
+        "matched": request.query_params.get("matched"),
+        # a contact's mail, the reason said once per address rather than on every message
+        "by_address": timeline_by_address(d.timeline) if kind == "contacts" else None,
+    }
     return render(request, f"{kind}_detail.html", context, nav=kind)
 
 
@@ -172,21 +181,6 @@ def company(request: Request, company_id: int, principal: PageUser, state: State
 # -- deals ------------------------------------------------------------------------------------
 
 
-def parse_amount(value: str) -> float | None:
-    cleaned = value.strip().replace(",", "").replace(" ", "")
-    if not cleaned:
-        return None
-    try:
-        amount = float(cleaned)
-    except ValueError:
-        raise InvalidInput(
-            f"not an amount: {value[:40]!r}", advice=["e.g. 12000 or 12000.50"]
-        ) from None
-    if not -1e15 < amount < 1e15:
-        raise InvalidInput("the amount is out of range")
-    return amount
-
-
 @router.get("/deals")
 def deals(request: Request, principal: PageUser, state: State) -> Response:
     return _list_page(request, state, principal, "deals")
@@ -240,7 +234,12 @@ def _queue(
     done: dict[str, Any] | None = None,
     error: MailmatchError | None = None,
 ) -> Response:
-    senders = MatchService(state.db, workspace_id=principal.workspace_id).unmatched(QUEUE_SIZE)
+    matches = MatchService(state.db, workspace_id=principal.workspace_id)
+    total = matches.unmatched_senders()
+    offset = _offset(request)
+    if offset >= total > 0:  # the last page emptied by the action just taken: show the one before
+        offset = max(0, (total - 1) // QUEUE_SIZE * QUEUE_SIZE)
+    senders = matches.unmatched(QUEUE_SIZE, offset)
     browser = MessageBrowser(state.db, workspace_id=principal.workspace_id)
     subjects = browser.subjects(s["example_message"] for s in senders if s["example_message"])
     for s in senders:
@@ -253,6 +252,8 @@ def _queue(
         "done": done,
         "error": error,
         "limit": QUEUE_SIZE,
+        "listing": Listing(senders, total, offset, QUEUE_SIZE),
+        "here": f"?offset={offset}" if offset else "",
     }
     return render(
         request, "unmatched.html", context, nav="unmatched", status_code=422 if error else 200
@@ -277,7 +278,10 @@ def _after_action(
     """htmx swaps the re-rendered queue in place; a plain form post gets a redirect."""
     if request.headers.get("HX-Request") == "true":
         return _queue(request, state, principal, done=done)
-    query = urlencode({"done": done["action"], "who": done["who"], "n": done["count"]})
+    query = urlencode(
+        {"done": done["action"], "who": done["who"], "n": done["count"]}
+        | ({"offset": offset} if (offset := _offset(request)) else {})
+    )
     return RedirectResponse(f"/unmatched?{query}", status_code=303)
 
 
@@ -336,3 +340,6 @@ def unmatched_ignore(
         "count": change.rematched,
     }
     return _after_action(request, state, principal, done)
+
+
+router.include_router(record_edits.router)  # edit and delete pages of each kind

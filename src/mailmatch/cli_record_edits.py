@@ -1,0 +1,186 @@
+"""``contacts|companies|deals edit|remove``: change or remove a record; its mail re-matches.
+
+A record is named as the other commands name it: a contact by one of its addresses (or its
+id), a company by its name (or id), a deal by its title (or id, when titles repeat). With
+``--json`` each command prints the record as it now is (removed: as it was) and ``rematched``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from mailmatch.cli import JsonOpt, _emit, _run, _settings
+from mailmatch.cli_records import _print_change, _records, companies_app, contacts_app, deals_app
+from mailmatch.contacts.edits import KEEP, Keep
+from mailmatch.errors import InvalidInput
+
+
+def _either(value: str | None, none: bool, flag: str) -> str | Keep | None:
+    """An option that sets a name, or its ``--no-...`` twin that clears it, or neither."""
+    if value is not None and none:
+        raise InvalidInput(f"give --{flag} or --no-{flag}, not both")
+    return None if none else (KEEP if value is None else value)
+
+
+def _done(change: Any, what: str, as_json: bool) -> None:
+    if as_json:
+        _emit(change.to_json())
+    else:
+        _print_change(change, what)
+
+
+# -- contacts --------------------------------------------------------------------------------
+
+
+@contacts_app.command("edit")
+def contacts_edit(
+    contact: Annotated[str, typer.Argument(metavar="EMAIL|ID")],
+    name: Annotated[str | None, typer.Option(help="New full name.")] = None,
+    add_email: Annotated[
+        list[str] | None, typer.Option(help="Add an address (repeatable).")
+    ] = None,
+    remove_email: Annotated[
+        list[str] | None, typer.Option(help="Remove an address (repeatable).")
+    ] = None,
+    company: Annotated[str | None, typer.Option(help="Company name (created if new).")] = None,
+    no_company: Annotated[bool, typer.Option("--no-company", help="No company.")] = False,
+    title: Annotated[str | None, typer.Option(help="Job title.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a contact; the mail of addresses added or removed moves with them."""
+    settings = _settings()
+
+    def edit() -> Any:
+        records = _records(settings)
+        return records.edit_contact(
+            records.find_contact(contact),
+            name=KEEP if name is None else name,
+            company=_either(company, no_company, "company"),
+            title=KEEP if title is None else title,
+            add_emails=add_email or [],
+            remove_emails=remove_email or [],
+        )
+
+    change = _run(edit, as_json)
+    _done(change, f"Saved contact {change.record['name'] or change.record['emails'][0]}", as_json)
+
+
+@contacts_app.command("remove")
+def contacts_remove(
+    contact: Annotated[str, typer.Argument(metavar="EMAIL|ID")], as_json: JsonOpt = False
+) -> None:
+    """Remove a contact; its mail re-matches (to its company, or back to the unmatched queue)."""
+    settings = _settings()
+
+    def remove() -> Any:
+        records = _records(settings)
+        return records.remove_contact(records.find_contact(contact))
+
+    change = _run(remove, as_json)
+    _done(change, f"Removed contact {change.record['name'] or contact}", as_json)
+
+
+# -- companies -------------------------------------------------------------------------------
+
+
+@companies_app.command("edit")
+def companies_edit(
+    company: Annotated[str, typer.Argument(metavar="NAME|ID")],
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    add_domain: Annotated[list[str] | None, typer.Option(help="Add a domain (repeatable).")] = None,
+    remove_domain: Annotated[
+        list[str] | None, typer.Option(help="Remove a domain (repeatable).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename a company or change its domains; the mail of those domains moves."""
+    settings = _settings()
+
+    def edit() -> Any:
+        records = _records(settings)
+        return records.edit_company(
+            records.find_company(company),
+            name=KEEP if name is None else name,
+            add_domains=add_domain or [],
+            remove_domains=remove_domain or [],
+        )
+
+    change = _run(edit, as_json)
+    _done(change, f"Saved company {change.record['name']}", as_json)
+
+
+@companies_app.command("remove")
+def companies_remove(
+    company: Annotated[str, typer.Argument(metavar="NAME|ID")], as_json: JsonOpt = False
+) -> None:
+    """Remove a company; its contacts and deals stay, without it, and its mail re-matches."""
+    settings = _settings()
+
+    def remove() -> Any:
+        records = _records(settings)
+        return records.remove_company(records.find_company(company))
+
+    change = _run(remove, as_json)
+    _done(change, f"Removed company {change.record['name']}", as_json)
+
+
+# -- deals -----------------------------------------------------------------------------------
+
+
+@deals_app.command("edit")
+def deals_edit(
+    deal: Annotated[str, typer.Argument(metavar="TITLE|ID")],
+    title: Annotated[str | None, typer.Option(help="New title.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Pipeline stage.")] = None,
+    amount: Annotated[float | None, typer.Option(help="Deal value.")] = None,
+    no_amount: Annotated[bool, typer.Option("--no-amount", help="No value.")] = False,
+    company: Annotated[str | None, typer.Option(help="An existing company's name.")] = None,
+    no_company: Annotated[bool, typer.Option("--no-company", help="No company.")] = False,
+    add_contact: Annotated[
+        list[str] | None, typer.Option(help="Add a contact by email (repeatable).")
+    ] = None,
+    remove_contact: Annotated[
+        list[str] | None, typer.Option(help="Remove a contact by email (repeatable).")
+    ] = None,
+    is_open: Annotated[
+        bool | None, typer.Option("--open/--closed", help="A closed deal links no new mail.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a deal; the mail of its contacts and company re-links."""
+    settings = _settings()
+
+    def edit() -> Any:
+        if amount is not None and no_amount:
+            raise InvalidInput("give --amount or --no-amount, not both")
+        records = _records(settings)
+        return records.edit_deal(
+            records.find_deal(deal),
+            title=KEEP if title is None else title,
+            stage=KEEP if stage is None else stage,
+            amount=None if no_amount else (KEEP if amount is None else amount),
+            is_open=KEEP if is_open is None else is_open,
+            company=_either(company, no_company, "company"),
+            add_contacts=add_contact or [],
+            remove_contacts=remove_contact or [],
+        )
+
+    change = _run(edit, as_json)
+    _done(change, f"Saved deal {change.record['title']}", as_json)
+
+
+@deals_app.command("remove")
+def deals_remove(
+    deal: Annotated[str, typer.Argument(metavar="TITLE|ID")], as_json: JsonOpt = False
+) -> None:
+    """Remove a deal; its contacts and company stay."""
+    settings = _settings()
+
+    def remove() -> Any:
+        records = _records(settings)
+        return records.remove_deal(records.find_deal(deal))
+
+    change = _run(remove, as_json)
+    _done(change, f"Removed deal {change.record['title']}", as_json)
