@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mailmatch.imports.service import ImportView
     from mailmatch.sync.runner import RunResult
 
-STATE_STYLE = {"ok": "green", "running": "cyan"}
+STATE_STYLE = {"ok": "green", "running": "cyan", "interrupted": "yellow", "rate_limited": "yellow"}
 NO_IMPORTS = "No imports yet. Create one with: mailmatch imports create NAME --account ADDRESS"
 
 

@@ -107,3 +107,32 @@ def test_a_missing_vault_key_is_reported_not_left_running(mailbox: Any) -> None:
     assert result.state == "connect_error"
     assert result.errors[0]["code"] == "vault_error"
     assert ImportService(box.accounts.db).get("imp").state == "connect_error"
+
+
+def test_an_account_the_provider_blocked_is_its_own_state_and_alerts_at_once(
+    mailbox: Any, dovecot: Any
+) -> None:
+    """RFC 5530 [CONTACTADMIN]: the password may be right, so this is not "password refused";
+    only the provider can lift it, so the user hears of it at once, not after four hours."""
+    box: Mailbox = mailbox()
+    box.deliver(message(1))
+    imports = ImportService(box.accounts.db)
+    imports.create("imp", "acct", None, 1200)
+    assert box.runner().run("imp").state == "ok"
+
+    dovecot.add_user(
+        box.address, box.password, imap_disabled_reason="Account locked. Contact support."
+    )
+    blocked = box.runner().run("imp")
+
+    assert blocked.state == "account_blocked"
+    view = imports.get("imp")
+    assert view.last_error is not None and view.last_error["code"] == "account_blocked"
+    assert "CONTACTADMIN" in view.last_error["server_text"]
+    assert [a["code"] for a in view.alerts] == ["account_blocked"]
+
+    dovecot.add_user(box.address, box.password)  # the provider lifted the block
+    box.deliver(message(2))
+    healed = box.runner().run("imp")
+    assert healed.state == "ok" and healed.new == 1
+    assert imports.get("imp").alerts == []

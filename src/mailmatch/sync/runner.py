@@ -12,6 +12,9 @@ Health rules (the import's ``state``):
 * ``disk_full`` when the store's disk filled up: retried with backoff like a failure, but a
   run (scheduled or manual) does not even log in until more space is free than at the
   failure; alerted at once, since only the user can free space;
+* ``account_blocked`` when the server says the account itself is blocked (RFC 5530
+  ``[CONTACTADMIN]``): the password may be right, only the provider can lift the block; retried
+  with backoff (a correct password locks nothing) and alerted at once;
 * ``interrupted`` when the user stopped the run (Ctrl-C): not a failure (no backoff, no alert,
   the schedule unchanged); the figures are what was stored, and the next run resumes.
 
@@ -59,6 +62,7 @@ BLOCKED_STATES = {"needs_app_password", "auth_failed"}
 DROPPED = (OSError, EOFError, IMAPClient.AbortError)
 INTERRUPTED = "interrupted"
 DISK_FULL = "disk_full"
+ACCOUNT_BLOCKED = "account_blocked"
 
 
 class AlreadyRunning(MailmatchError):
@@ -324,6 +328,8 @@ class ImportRunner:
                 result.state = "needs_app_password" if ever_worked else "auth_failed"
             elif d.code is Code.RATE_LIMITED:
                 result.state = "rate_limited"
+            elif d.code is Code.ACCOUNT_BLOCKED:
+                result.state = ACCOUNT_BLOCKED
             else:
                 result.state = "connect_error"
         except RateLimited as exc:
@@ -437,7 +443,7 @@ class ImportRunner:
             )
             if row.every_seconds:
                 row.next_run_at = stamp + max(delay, timedelta(seconds=row.every_seconds))
-            blocked = result.state in BLOCKED_STATES or result.state == DISK_FULL
+            blocked = result.state in BLOCKED_STATES or result.state in (DISK_FULL, ACCOUNT_BLOCKED)
             lasting = stamp - row.failing_since >= self.options.alert_after
             has_open = session.scalar(
                 select(Alert.id).where(Alert.import_id == row.id, Alert.resolved_at.is_(None))

@@ -33,6 +33,9 @@ STATE_BADGE = {
     "needs_app_password": ("bad", "Needs a new app password"),
     "connect_error": ("warn", "Cannot connect"),
     "rate_limited": ("warn", "Rate limited"),
+    "account_blocked": ("bad", "Account blocked by the provider"),
+    "disk_full": ("bad", "Disk full"),
+    "interrupted": ("warn", "Interrupted"),
 }
 BLOCKED = {"needs_app_password", "auth_failed"}
 
