@@ -1,19 +1,22 @@
-"""The dashboard: first-run page, figures of the last 30 days, import health, alerts."""
+"""The dashboard: first-run page, figures by processing time or message date over a range,
+import health, alerts."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from mailmatch.contacts.service import RecordService
 from mailmatch.reports.dashboard import DashboardService
+from mailmatch.store.models import Message
 from mailmatch.users.service import UserView
-from tests.web.conftest import PHONE, LiveServer, browser_sign_in, sign_in
+from tests.web.conftest import PHONE, LiveServer, bearer, browser_sign_in, sign_in
 from tests.web.test_api_imports import (
     add_alert,
     mail,
@@ -43,16 +46,19 @@ def test_figures_health_and_alerts(
     make_account(app, alice, address="me@example.com")
     make_import(app, alice, "work")
     alert = add_alert(app, alice, "work")
-    today = datetime.now(UTC).replace(hour=9)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0)  # never later than now
     raws = [mail(n, "someone@else.test", today - timedelta(days=n)) for n in range(4)]
     raws.append(mail(9, "me@example.com", today))  # our own address: ignored
     seed_messages(app, alice, raws)
     seed_messages(app, bob, [mail(n, "x@y.test", today) for n in range(50, 53)])
 
     csrf = sign_in(client, alice.email)
-    html = client.get("/").text
+    html = client.get("/").text  # all five were processed today: one bar
     assert 'data-stat="unmatched">4<' in html and 'data-stat="ignored">1<' in html
     assert 'data-stat="matched">0<' in html and 'data-stat="messages">5<' in html
+    assert html.count('class="seg unmatched"') == 1 and html.count('class="bar"') == 30
+    html = client.get("/?count_by=message_date").text  # on the four days they are dated
+    assert 'data-stat="unmatched">4<' in html and 'data-stat="ignored">1<' in html
     assert html.count('class="seg unmatched"') == 4 and html.count('class="seg ignored"') == 1
     assert 'class="bar"' in html and html.count('class="bar"') == 30
     assert "Import health" in html and ">work</a>" in html
@@ -77,8 +83,123 @@ def test_an_account_without_imports_is_pointed_to_them(
     make_account(app, alice)
     sign_in(client, alice.email)
     html = client.get("/").text
-    assert "No mail dated in the last 30 days yet" in html
+    assert "No mail processed in the last 30 days" in html
     assert 'href="/imports#new-import"' in html
+
+
+def stat(html: str, name: str) -> str:
+    found = re.search(rf'data-stat="{name}">([^<]*)<', html)
+    assert found, f"no {name} figure on the page"
+    return found.group(1)
+
+
+def processed_days_ago(app: FastAPI, pks: list[int], days: int) -> None:
+    """Pretend these messages were stored and matched ``days`` ago."""
+    with state_of(app).db.session() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(pks))
+            .values(created_at=datetime.now(UTC) - timedelta(days=days))
+        )
+
+
+def test_old_mail_counts_on_the_day_it_was_processed(
+    app: FastAPI, client: TestClient, alice: UserView
+) -> None:
+    """A first import of years-old mail fills the dashboard at once (it used to show zeros and
+    "No mail dated in the last 30 days"); the message date is one click away."""
+    make_account(app, alice, address="me@example.com")
+    make_import(app, alice, "work")
+    RecordService(state_of(app).db, workspace_id=alice.workspace_id).add_contact(
+        "carol@acme.test", name="Carol"
+    )
+    now = datetime.now(UTC)
+    written = datetime(now.year - 8, 6, 3, 10, tzinfo=UTC)
+    raws = [mail(n, "carol@acme.test", written - timedelta(days=n)) for n in range(3)]
+    raws += [mail(10 + n, "stranger@other.test", written) for n in range(2)]
+    seed_messages(app, alice, raws)
+    sign_in(client, alice.email)
+
+    html = client.get("/").text
+    assert [stat(html, s) for s in ("matched", "unmatched", "ignored")] == ["3", "2", "0"]
+    assert "Mail processed" in html and "No mail" not in html
+    assert 'aria-current="true" title="The day mailmatch stored' in html
+
+    dated = client.get("/?count_by=message_date").text
+    assert (stat(dated, "matched"), stat(dated, "unmatched")) == ("0", "0")
+    assert "No mail dated in the last 30 days" in dated
+    assert 'href="/?count_by=processed&amp;range=30d"' in dated  # the way back
+    assert 'href="/?count_by=message_date&amp;range=all"' in dated
+
+    ever = client.get("/?count_by=message_date&range=all").text
+    assert (stat(ever, "matched"), stat(ever, "unmatched")) == ("3", "2")
+    assert "Mail per year" in ever and ever.count('class="bar"') == 9  # 8 years ago to now
+
+
+def test_future_dated_mail_is_counted_apart_not_as_today(
+    app: FastAPI, client: TestClient, alice: UserView
+) -> None:
+    make_account(app, alice, address="me@example.com")
+    now = datetime.now(UTC)
+    seed_messages(
+        app,
+        alice,
+        [
+            mail(1, "ann@else.test", now - timedelta(minutes=5)),
+            mail(2, "bob@else.test", now + timedelta(hours=2)),  # a clock two hours fast
+            mail(3, "spam@else.test", now + timedelta(days=400)),  # spam "from" next year
+        ],
+    )
+    service = DashboardService(state_of(app).db, workspace_id=alice.workspace_id)
+    dated = service.dashboard(count_by="message_date")
+    assert dated.future_dated == 2 and dated.unmatched == 1
+    assert dated.days[-1].unmatched == 1  # today holds only the mail written before now
+    processed = service.dashboard()
+    assert processed.future_dated == 2 and processed.days[-1].unmatched == 3
+
+    sign_in(client, alice.email)
+    html = client.get("/?count_by=message_date").text
+    assert stat(html, "future_dated") == "2" and "future-dated" in html
+    assert "on no day of this chart" in html
+    figures = client.get("/api/v1/dashboard", headers=bearer(app, alice)).json()
+    assert figures["future_dated"] == 2 and figures["days"][-1]["unmatched"] == 3
+
+
+def test_the_api_picks_the_range_and_the_counting(
+    app: FastAPI, client: TestClient, alice: UserView
+) -> None:
+    make_account(app, alice, address="me@example.com")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0)
+    pks = seed_messages(app, alice, [mail(n, f"s{n}@else.test", today) for n in range(4)])
+    processed_days_ago(app, pks[2:3], 40)
+    processed_days_ago(app, pks[3:4], 200)
+    auth = bearer(app, alice)
+
+    def figures(query: str = "") -> dict[str, Any]:
+        answer = client.get(f"/api/v1/dashboard{query}", headers=auth)
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    default = figures()
+    assert {"since", "until", "counted_by", "matched", "unmatched", "ignored", "messages",
+            "contacts", "accounts", "days", "imports", "alerts"} <= set(default)  # fmt: skip
+    view = (default["counted_by"], default["range"], default["bucket"])
+    assert view == ("processed", "30d", "day")
+    assert len(default["days"]) == 30 and default["unmatched"] == 2
+    ninety = figures("?range=90d")
+    assert ninety["bucket"] == "week" and len(ninety["days"]) == 13
+    assert ninety["unmatched"] == 3 and sum(d["unmatched"] for d in ninety["days"]) == 3
+    year = figures("?range=1y")
+    assert year["bucket"] == "week" and len(year["days"]) == 53 and year["unmatched"] == 4
+    ever = figures("?range=all")
+    assert ever["unmatched"] == 4 and ever["days"][0]["day"] == ever["since"]
+    assert ever["since"] == (today - timedelta(days=200)).date().isoformat()
+    by_date = figures("?count_by=message_date&range=30d")  # all four are dated today
+    assert by_date["counted_by"] == "message_date" and by_date["days"][-1]["unmatched"] == 4
+    for wrong in ("?range=2y", "?count_by=matched_at"):
+        refused = client.get(f"/api/v1/dashboard{wrong}", headers=auth)
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_input"
 
 
 def test_the_dashboard_is_a_fixed_number_of_queries(app: FastAPI, alice: UserView) -> None:
@@ -98,11 +219,13 @@ def test_the_dashboard_is_a_fixed_number_of_queries(app: FastAPI, alice: UserVie
     engine = state_of(app).db.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
-        figures = service.dashboard()
+        figures = service.dashboard(count_by="message_date")
+        everything = service.dashboard("all")
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert figures.unmatched == 600 and all(d.unmatched == 20 for d in figures.days)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 7
+    assert everything.unmatched == 600 and everything.days[-1].unmatched == 600
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 2 * 7
 
 
 def test_the_chart_is_reused_until_a_match_changes(app: FastAPI, alice: UserView) -> None:
