@@ -266,3 +266,102 @@ def test_dashboard_screenshots(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
     phone.screenshot(path=str(screenshots / "dashboard-empty-phone.png"), full_page=True)
+
+
+def test_every_page_links_the_favicon(client: TestClient, alice: UserView) -> None:
+    login = client.get("/login").text
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in login
+    sign_in(client, alice.email)
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/").text
+    for path, kind in (
+        ("/static/favicon.svg", "image/svg+xml"),
+        ("/static/favicon-32.png", "image/png"),
+        ("/static/apple-touch-icon.png", "image/png"),
+    ):
+        icon = client.get(path)
+        assert icon.status_code == 200 and icon.headers["content-type"] == kind, path
+        assert icon.content[:5] in (b"<svg ", b"\x89PNG\r"), path
+
+
+def seed_dashboard(app: FastAPI, user: UserView) -> None:
+    """A mailbox with a fortnight of mail, some of it matched, and one future-dated message."""
+    make_account(app, user, address="me@example.com")
+    make_import(app, user, "work")
+    RecordService(state_of(app).db, workspace_id=user.workspace_id).add_contact(
+        "carol@acme.test", name="Carol"
+    )
+    now = datetime.now(UTC)
+    raws = [mail(n, "carol@acme.test", now - timedelta(days=n % 14, hours=1)) for n in range(30)]
+    others = [(99 + n, f"s{n}@else.test", now - timedelta(days=n % 9, hours=2)) for n in range(25)]
+    raws += [mail(*other) for other in others]
+    raws += [mail(200, "me@example.com", now - timedelta(days=2))]
+    raws += [mail(300, "clock@skew.test", now + timedelta(days=30))]
+    seed_messages(app, user, raws)
+
+
+def test_dashboard_views_browser(
+    screenshots: Path, app: FastAPI, live_server: LiveServer, page: Any, phone: Any
+) -> None:
+    """The view switch swaps the figures in place (htmx) and keeps the address bookmarkable."""
+    from tests.web.conftest import add_user
+
+    user = add_user(app, "views@example.org")
+    seed_dashboard(app, user)
+    browser_sign_in(page, live_server.url, user.email)
+    assert page.locator("[data-stat=matched]").inner_text() == "30"
+    assert page.locator(".nav-toggle-label").is_hidden()  # the sidebar, on a laptop
+    page.screenshot(path=str(screenshots / "dashboard-processed-laptop.png"), full_page=True)
+
+    page.locator(".view-switch a", has_text="Message date").click()
+    page.wait_for_url(re.compile(r".*count_by=message_date"))
+    page.locator('.view-switch a[aria-current="true"]', has_text="Message date").wait_for()
+    assert page.locator("[data-stat=future_dated]").inner_text() == "1"
+    assert page.locator("#dashboard-period").inner_text().startswith("Mail dated")
+    assert page.locator(".bar-chart .seg.matched").count() == 14
+    page.screenshot(path=str(screenshots / "dashboard-message-date-laptop.png"), full_page=True)
+    page.locator(".view-switch a", has_text="A year").click()
+    page.wait_for_url(re.compile(r".*range=1y"))
+    page.locator(".chart-card h2", has_text="Mail per week").wait_for()
+
+    browser_sign_in(phone, live_server.url, user.email)
+    phone.goto(f"{live_server.url}/?count_by=message_date&range=90d")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the dashboard overflows a phone: {width}px"
+    phone.screenshot(path=str(screenshots / "dashboard-views-phone.png"), full_page=True)
+
+
+def test_phone_navigation_browser(
+    screenshots: Path, app: FastAPI, live_server: LiveServer, phone: Any
+) -> None:
+    """On a phone the menu folds behind a toggle that names the current page; open, every
+    entry is on screen (it used to be a sideways strip with the current page off screen)."""
+    from tests.web.conftest import add_user
+
+    user = add_user(app, "phone@example.org")
+    seed_dashboard(app, user)
+    browser_sign_in(phone, live_server.url, user.email)
+    phone.goto(f"{live_server.url}/settings")
+    toggle = phone.locator(".nav-toggle-label")
+    assert toggle.is_visible() and toggle.locator(".nav-current").inner_text() == "API tokens"
+    assert phone.locator("#main-nav a").first.is_hidden()
+    phone.screenshot(path=str(screenshots / "nav-closed-phone.png"))
+
+    toggle.click()
+    links = phone.locator("#main-nav a")
+    assert links.count() == 13
+    for n in range(links.count()):
+        box = links.nth(n).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    current = phone.locator('#main-nav a[aria-current="page"]')
+    assert current.inner_text() == "API tokens"
+    box = current.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+    assert phone.locator(".sidebar-foot button", has_text="Sign out").is_visible()
+    phone.screenshot(path=str(screenshots / "nav-open-phone.png"))
+
+    links.filter(has_text="Messages").click()
+    phone.wait_for_url(re.compile(r".*/messages$"))
+    assert toggle.locator(".nav-current").inner_text() == "Messages"
+    assert phone.locator("#main-nav a").first.is_hidden()  # closed again on the new page
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -388,3 +389,42 @@ def test_each_attachment_downloads_on_its_own(
     client.post("/logout", data={"csrf_token": csrf_of(page)})
     sign_in(client, bob.email)
     assert client.get(links[0]).status_code == 404  # another workspace's attachment
+
+
+def test_message_page_browser(
+    screenshots: Path,  # first: resolved before mailmatch_env clears MAILMATCH_SCREENSHOTS
+    app: FastAPI,
+    alice: UserView,
+    live_server: Any,
+    page: Any,
+    phone: Any,
+    tmp_path: Path,
+) -> None:
+    """A message with attachments (each with its own download) and one that matched nothing,
+    on a laptop and on a phone."""
+    from tests.web.conftest import PHONE, browser_sign_in
+
+    store_raw(app, alice, [with_attachments()], tmp_path, attachment_cap=100_000)
+    store_mail(app, alice, ALICE_MAIL, tmp_path)
+    with app.state.mailmatch.db.read() as conn:
+        ids = dict(conn.execute(select(Message.message_id, Message.id)).all())
+    files, invoice = ids["files@example.org"], ids["invoice@example.org"]
+
+    browser_sign_in(page, live_server.url, alice.email)
+    page.goto(f"{live_server.url}/messages/{files}")
+    assert page.locator(".file-row").count() == 5
+    with page.expect_download() as download:
+        page.locator(".file-row", has_text="invoice.html").locator(".file-download").click()
+    assert download.value.suggested_filename == "invoice.html"
+    assert page.url.endswith(f"/messages/{files}")  # downloaded, not opened
+    page.screenshot(path=str(screenshots / "message-attachments-laptop.png"), full_page=True)
+    page.goto(f"{live_server.url}/messages/{invoice}")
+    assert "No contact, company or deal has" in page.locator(".match-why").inner_text()
+    page.screenshot(path=str(screenshots / "message-unmatched-laptop.png"), full_page=True)
+
+    browser_sign_in(phone, live_server.url, alice.email)
+    for name, pk in (("message-attachments", files), ("message-unmatched", invoice)):
+        phone.goto(f"{live_server.url}/messages/{pk}")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name} overflows a phone: {width}px"
+        phone.screenshot(path=str(screenshots / f"{name}-phone.png"), full_page=True)
