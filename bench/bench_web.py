@@ -21,9 +21,11 @@ What it does:
    process: the client's own work must not share the server's GIL), signs in through the form
    and makes an API token.
 4. Per endpoint, 10 warm-up requests, then ``--requests`` sequential requests, each timed from
-   send to the last byte: ``GET /`` (dashboard, signed-in session), ``GET /messages?q=WORD``
-   (session) and ``GET /api/v1/messages?q=WORD`` (Bearer token). Prints p50/p95/p99 and the
-   verdict against the target, p95 < 100 ms.
+   send to the last byte: ``GET /`` (dashboard, signed-in session: counted by processing time,
+   which puts all the mail in its 30 days), the same by message date and over all the mail,
+   ``GET /messages?q=WORD`` (session) and ``GET /api/v1/messages?q=WORD`` (Bearer token).
+   Prints the first request's time (it computes the dashboard's chart, which later requests
+   reuse), p50/p95/p99 and the verdict against the target, p95 < 100 ms.
 
 Skips with a message (exit 0) when the corpus is missing. Everything lives in a temp dir that
 is removed at the end.
@@ -185,8 +187,14 @@ def signed_in(base: str) -> tuple[httpx.Client, str]:
     return client, str(made.json()["token"])
 
 
-def measure(client: httpx.Client, url: str, requests: int, headers: dict[str, str]) -> list[float]:
-    for _ in range(10):
+def measure(
+    client: httpx.Client, url: str, requests: int, headers: dict[str, str]
+) -> tuple[float, list[float]]:
+    """(the first request's time, which fills the dashboard's chart cache; the timed ones)."""
+    started = time.perf_counter()
+    client.get(url, headers=headers).raise_for_status()
+    first = (time.perf_counter() - started) * 1000
+    for _ in range(9):
         client.get(url, headers=headers).raise_for_status()
     times = []
     for _ in range(requests):
@@ -195,7 +203,7 @@ def measure(client: httpx.Client, url: str, requests: int, headers: dict[str, st
         response.read()
         times.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
-    return times
+    return first, times
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -248,20 +256,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"search {args.q!r}: first page holds {len(hits['items'])} messages")
                 endpoints = [
                     ("GET / (dashboard)", "/", {}),
+                    ("GET /?count_by=message_date", "/?count_by=message_date", {}),
+                    ("GET /?range=all", "/?range=all", {}),
                     (f"GET /messages?q={args.q}", f"/messages?q={args.q}", {}),
                     (f"GET /api/v1/messages?q={args.q}", f"/api/v1/messages?q={args.q}", bearer),
                 ]
                 print(
-                    f"{'endpoint':<36}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+                    f"{'endpoint':<36}{'first':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
                     f"   target p95 < {TARGET_MS:.0f} ms"
                 )
                 ok = True
                 for name, url, headers in endpoints:
-                    times = measure(client, url, args.requests, headers)
+                    first, times = measure(client, url, args.requests, headers)
                     p50, p95, p99 = (percentile(times, p) for p in (50, 95, 99))
                     verdict = "ok" if p95 < TARGET_MS else "MISSED"
                     ok = ok and p95 < TARGET_MS
-                    print(f"{name:<36}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}   {verdict}")
+                    print(f"{name:<36}{first:>9.1f}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}   {verdict}")
             finally:
                 client.close()
         finally:

@@ -139,3 +139,39 @@ def test_the_session_cookie_works_for_reading(
     sign_in(client, alice.email)
     answer = client.get(f"{API}/messages?q=pricing")
     assert answer.status_code == 200 and len(answer.json()["items"]) == 2
+
+
+def test_an_attachment_downloads_by_its_id(
+    app: FastAPI,
+    client: TestClient,
+    alice: UserView,
+    bob: UserView,
+    mail: dict[str, int],
+    tmp_path: Path,
+) -> None:
+    from tests.web.test_messages_pages import BIG, EVIL_HTML, store_raw, with_attachments
+
+    store_raw(app, alice, [with_attachments()], tmp_path, attachment_cap=100_000)
+    auth = bearer(app, alice)
+    listed = client.get(f"{API}/messages?q=attached", headers=auth).json()["items"]
+    pk = listed[0]["id"]
+    detail = client.get(f"{API}/messages/{pk}", headers=auth).json()
+    files = {a["filename"]: a for a in detail["attachments"]}
+    assert files["big.bin"]["stored"] is False and files["invoice.html"]["stored"] is True
+
+    url = f"{API}/messages/{pk}/attachments"
+    html = client.get(f"{url}/{files['invoice.html']['id']}", headers=auth)
+    assert html.status_code == 200 and html.content == EVIL_HTML
+    assert html.headers["content-type"] == "text/html"
+    assert html.headers["content-disposition"] == 'attachment; filename="invoice.html"'
+    assert html.headers["x-content-type-options"] == "nosniff"
+    big = client.get(f"{url}/{files['big.bin']['id']}", headers=auth)
+    assert big.status_code == 200 and big.content == BIG
+
+    assert client.get(f"{url}/{files['big.bin']['id']}").status_code == 401
+    as_bob = bearer(app, bob)
+    refused = client.get(f"{url}/{files['big.bin']['id']}", headers=as_bob)
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
+    assert client.get(f"{url}/999999", headers=auth).status_code == 404
+    elsewhere = f"{API}/messages/{mail['invoice']}/attachments/{files['big.bin']['id']}"
+    assert client.get(elsewhere, headers=auth).status_code == 404  # not that message's

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -24,7 +25,7 @@ from mailmatch.matching.service import MatchService
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Message
 from mailmatch.users.service import UserView
-from tests.web.conftest import sign_in
+from tests.web.conftest import csrf_of, sign_in
 
 
 @dataclass(frozen=True)
@@ -260,3 +261,170 @@ def test_the_list_pages_by_cursor(
     assert len(rest) == 10
     assert not set(rest) & set(subjects_in(first.text))
     assert "Newest" in second.text
+
+
+def store_raw(app: FastAPI, user: UserView, raws: list[bytes], folder: Path, **kw: int) -> None:
+    """Import raw messages as an mbox (``attachment_cap`` as ``MAILMATCH_ATTACHMENT_MAX_MB``
+    would set it) and match them."""
+    db = app.state.mailmatch.db
+    path = folder / f"raw-{user.id}.mbox"
+    box = mailbox.mbox(path)
+    for raw in raws:
+        box.add(raw)
+    box.close()
+    store = MessageStore(db, workspace_id=user.workspace_id, **kw)
+    matcher = MatchService(db, workspace_id=user.workspace_id)
+    assert import_file(store, path, on_stored=matcher.match_messages).new == len(raws)
+
+
+def matches_card(html: str) -> str:
+    found = re.search(r"<h2>Matches</h2>(.*?)</section>", html, re.S)
+    assert found, "the page has no Matches card"
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_the_matches_card_says_each_state_in_words(
+    app: FastAPI, client: TestClient, alice: UserView, mail: dict[str, int], tmp_path: Path
+) -> None:
+    """It used to print "No contact, company or deal matches no record for ..."."""
+    from mailmatch.contacts.rules import RuleService
+
+    RuleService(app.state.mailmatch.db, workspace_id=alice.workspace_id).add_rule(
+        "domain", "shop.test"
+    )
+    RuleService(app.state.mailmatch.db, workspace_id=alice.workspace_id).add_rule(
+        "address", "alice@example.org"
+    )
+    late = Mail("late", "Ann <ann@late.test>", "Not matched yet", "hi", datetime(2024, 3, 9))
+    store = MessageStore(app.state.mailmatch.db, workspace_id=alice.workspace_id)
+    import_file(store, _mbox(tmp_path, [build(late)]))  # stored, no matching after it
+    sign_in(client, alice.email)
+
+    invoice = matches_card(client.get(f"/messages/{mail['invoice']}").text)
+    assert invoice.startswith("No contact, company or deal has the address of this message:")
+    assert "tom@acme.test" in invoice and "no record" not in invoice
+    assert "Handle in the unmatched queue" in invoice
+    page = client.get(f"/messages/{mail['invoice']}").text
+    assert 'href="/unmatched#sender-tom%40acme.test"' in page
+
+    news = matches_card(client.get(f"/messages/{mail['news']}").text)
+    assert news.startswith("Ignored, so it is linked to no record:")
+    assert "domain of news@shop.test is ignored (rule domain:shop.test)" in news
+
+    with app.state.mailmatch.db.read() as conn:
+        late_id = conn.execute(
+            select(Message.id).where(Message.message_id == "late@example.org")
+        ).scalar_one()
+    pending = matches_card(client.get(f"/messages/{late_id}").text)
+    assert pending == "Not matched yet: matching runs right after each import batch."
+
+
+def _mbox(folder: Path, raws: list[bytes]) -> Path:
+    path = folder / "late.mbox"
+    box = mailbox.mbox(path)
+    for raw in raws:
+        box.add(raw)
+    box.close()
+    return path
+
+
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40  # binary, ~10 KB
+EVIL_HTML = b"<html><script>document.title='owned'</script>hello</html>"
+EVIL_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
+BIG = b"BIG" + b"\x00\x01\x02" * 200_000  # 600 KB: over a 0.1 MB cap, kept in the raw only
+
+
+def with_attachments() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Jane Doe <jane@acme.test>"
+    msg["To"] = "alice@example.org"
+    msg["Subject"] = "Files for you"
+    msg["Date"] = format_datetime(datetime(2024, 4, 2, 9, tzinfo=UTC))
+    msg["Message-ID"] = "<files@example.org>"
+    msg.set_content("See attached.")
+    msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="Rechnung März.pdf")
+    msg.add_attachment(EVIL_HTML, maintype="text", subtype="html", filename="invoice.html")
+    msg.add_attachment(EVIL_SVG, maintype="image", subtype="svg+xml", filename='../../"x".svg')
+    msg.add_attachment(BIG, maintype="application", subtype="octet-stream", filename="big.bin")
+    msg.add_attachment(b"no name", maintype="application", subtype="pdf")
+    return msg.as_bytes()
+
+
+def test_each_attachment_downloads_on_its_own(
+    app: FastAPI, client: TestClient, alice: UserView, bob: UserView, tmp_path: Path
+) -> None:
+    store_raw(app, alice, [with_attachments()], tmp_path, attachment_cap=100_000)
+    sign_in(client, alice.email)
+    with app.state.mailmatch.db.read() as conn:
+        pk = conn.execute(
+            select(Message.id).where(Message.message_id == "files@example.org")
+        ).scalar_one()
+    page = client.get(f"/messages/{pk}").text
+    links = re.findall(rf'href="(/messages/{pk}/attachments/\d+)" download>', page)
+    assert len(links) == 5, page
+
+    got = [client.get(link) for link in links]
+    assert all(r.status_code == 200 for r in got)
+    assert [r.content for r in got] == [PDF, EVIL_HTML, EVIL_SVG, BIG, b"no name"]
+    assert [r.headers["content-type"] for r in got] == [
+        "application/pdf",
+        "text/html",
+        "image/svg+xml",
+        "application/octet-stream",
+        "application/pdf",
+    ]
+    names = [r.headers["content-disposition"] for r in got]
+    assert names[0] == (
+        "attachment; filename=\"Rechnung Marz.pdf\"; filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf"
+    )
+    assert names[1] == 'attachment; filename="invoice.html"'  # a download, never rendered
+    assert names[2] == "attachment; filename=\"_x_.svg\"; filename*=UTF-8''%22x%22.svg"
+    assert names[3] == 'attachment; filename="big.bin"'  # extracted from the raw message
+    assert re.fullmatch(r'attachment; filename="attachment-\d+\.pdf"', names[4])
+    for r in got:
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in r.headers["content-security-policy"]
+    assert "kept inside the message, extracted on download" in page  # the one over the cap
+
+    client.post("/logout", data={"csrf_token": csrf_of(page)})
+    sign_in(client, bob.email)
+    assert client.get(links[0]).status_code == 404  # another workspace's attachment
+
+
+def test_message_page_browser(
+    screenshots: Path,  # first: resolved before mailmatch_env clears MAILMATCH_SCREENSHOTS
+    app: FastAPI,
+    alice: UserView,
+    live_server: Any,
+    page: Any,
+    phone: Any,
+    tmp_path: Path,
+) -> None:
+    """A message with attachments (each with its own download) and one that matched nothing,
+    on a laptop and on a phone."""
+    from tests.web.conftest import PHONE, browser_sign_in
+
+    store_raw(app, alice, [with_attachments()], tmp_path, attachment_cap=100_000)
+    store_mail(app, alice, ALICE_MAIL, tmp_path)
+    with app.state.mailmatch.db.read() as conn:
+        ids = dict(conn.execute(select(Message.message_id, Message.id)).all())
+    files, invoice = ids["files@example.org"], ids["invoice@example.org"]
+
+    browser_sign_in(page, live_server.url, alice.email)
+    page.goto(f"{live_server.url}/messages/{files}")
+    assert page.locator(".file-row").count() == 5
+    with page.expect_download() as download:
+        page.locator(".file-row", has_text="invoice.html").locator(".file-download").click()
+    assert download.value.suggested_filename == "invoice.html"
+    assert page.url.endswith(f"/messages/{files}")  # downloaded, not opened
+    page.screenshot(path=str(screenshots / "message-attachments-laptop.png"), full_page=True)
+    page.goto(f"{live_server.url}/messages/{invoice}")
+    assert "No contact, company or deal has" in page.locator(".match-why").inner_text()
+    page.screenshot(path=str(screenshots / "message-unmatched-laptop.png"), full_page=True)
+
+    browser_sign_in(phone, live_server.url, alice.email)
+    for name, pk in (("message-attachments", files), ("message-unmatched", invoice)):
+        phone.goto(f"{live_server.url}/messages/{pk}")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name} overflows a phone: {width}px"
+        phone.screenshot(path=str(screenshots / f"{name}-phone.png"), full_page=True)

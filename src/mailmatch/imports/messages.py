@@ -83,13 +83,16 @@ class MessageService:
                 "body_text": m.body_text,
                 "attachments": [
                     {
+                        "id": a.id,
                         "filename": a.filename,
                         "content_type": a.content_type,
                         "size": a.size,
                         "stored": a.stored,
                     }
                     for a in session.scalars(
-                        select(AttachmentRow).where(AttachmentRow.message_pk == pk)
+                        select(AttachmentRow)
+                        .where(AttachmentRow.message_pk == pk)
+                        .order_by(AttachmentRow.id)
                     )
                 ],
                 "locations": [

@@ -135,6 +135,8 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "sha256", name="uq_messages_workspace_sha256"),
         Index("ix_messages_workspace_date", "workspace_id", "date"),
+        # The dashboard's default axis: messages by the time they were stored and matched.
+        Index("ix_messages_workspace_created", "workspace_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

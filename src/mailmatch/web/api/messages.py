@@ -9,13 +9,19 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from mailmatch.imports.attachments import AttachmentService
 from mailmatch.imports.browse import LinkView, MessageBrowser, MessageFilter, Status
-from mailmatch.web.pages.messages import raw_response, store_messages
+from mailmatch.store.messages import MessageStore
+from mailmatch.web.pages.messages import attachment_response, raw_response, store_messages
 from mailmatch.web.security import ApiUser, State
 
 router = APIRouter(tags=["messages"])
 
 MessageId = Annotated[int, Path(ge=1, le=2**62, description="The message's id in mailmatch.")]
+BINARY = {"type": "string", "format": "binary"}
+AttachmentId = Annotated[
+    int, Path(ge=1, le=2**62, description="The attachment's `id` in the message's detail.")
+]
 
 
 class Match(BaseModel):
@@ -48,10 +54,13 @@ class Person(BaseModel):
 
 
 class Attachment(BaseModel):
+    id: int = Field(description="For GET /messages/{id}/attachments/{attachment_id}")
     filename: str | None
     content_type: str
     size: int
-    stored: bool
+    stored: bool = Field(
+        description="False when over the size cap: the download extracts it from the raw message"
+    )
 
 
 class Where(BaseModel):
@@ -164,3 +173,21 @@ def get_message(message_id: MessageId, principal: ApiUser, state: State) -> Mess
 def get_message_raw(message_id: MessageId, principal: ApiUser, state: State) -> Response:
     raw = store_messages(state, principal.workspace_id).raw(message_id)
     return raw_response(raw, message_id)
+
+
+@router.get(
+    "/messages/{message_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The attachment's bytes, as a download (Content-Disposition: "
+            "attachment), with the media type the message declared.",
+            "content": {"application/octet-stream": {"schema": BINARY}},
+        }
+    },
+)
+def get_message_attachment(
+    message_id: MessageId, attachment_id: AttachmentId, principal: ApiUser, state: State
+) -> Response:
+    store = MessageStore(state.db, workspace_id=principal.workspace_id)
+    return attachment_response(AttachmentService(store).get(message_id, attachment_id))

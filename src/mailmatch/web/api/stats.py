@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from mailmatch.reports.alerts import AlertService, AlertView
+from mailmatch.reports.chart import CountBy, Period
 from mailmatch.reports.dashboard import DashboardService
 from mailmatch.web.security import ApiUser, State
 
@@ -47,17 +48,24 @@ class ImportHealthOut(BaseModel):
 class DashboardOut(BaseModel):
     since: str = Field(description="The first day of the window (UTC)")
     until: str = Field(description="The last day of the window, today (UTC)")
-    counted_by: str = Field(
-        description="message_date: messages are counted on the day of their Date header, so "
-        "re-matching never moves them"
+    counted_by: CountBy = Field(
+        description="processed: messages are counted on the day mailmatch stored and matched "
+        "them; message_date: on the day of their Date header. Re-matching moves neither."
     )
+    range: Period = Field(description="30d, 90d, 1y or all")
+    bucket: str = Field(description="What one entry of `days` covers: day, week, month, year")
     matched: int
     unmatched: int
     ignored: int
     messages: int = Field(description="Every message stored in the workspace")
+    future_dated: int = Field(
+        description="Messages whose Date header is later than now (counted on no day when "
+        "counting by message date)"
+    )
+    undated: int = Field(description="Messages without a parseable Date header")
     contacts: int
     accounts: int
-    days: list[DayOut]
+    days: list[DayOut] = Field(description="One entry per bucket; `day` is its first day")
     imports: list[ImportHealthOut]
     alerts: list[AlertOut]
 
@@ -67,10 +75,20 @@ def alert_out(alert: AlertView) -> AlertOut:
 
 
 @router.get("/dashboard", response_model=DashboardOut)
-def dashboard(principal: ApiUser, state: State) -> DashboardOut:
-    """Matched, no-match and ignored messages per day over the last 30 days, import health,
-    open alerts."""
-    data = DashboardService(state.db, workspace_id=principal.workspace_id).dashboard()
+def dashboard(
+    principal: ApiUser,
+    state: State,
+    count_by: Annotated[
+        CountBy, Query(description="processed (when mailmatch stored the mail) or message_date")
+    ] = "processed",
+    period: Annotated[
+        Period, Query(alias="range", description="30d, 90d, 1y or all the mail")
+    ] = "30d",
+) -> DashboardOut:
+    """Matched, no-match and ignored messages per day (week, month or year for long ranges),
+    import health, open alerts."""
+    service = DashboardService(state.db, workspace_id=principal.workspace_id)
+    data = service.dashboard(period, count_by=count_by)
     return DashboardOut.model_validate(data.to_json())
 
 

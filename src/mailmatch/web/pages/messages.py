@@ -1,20 +1,25 @@
 """Pages: the message list (search and filters) and one message with its matches and reasons.
 
 The body shown is the plain-text part only, escaped by the template: a mail's HTML is never
-rendered, so a message can neither run script nor load tracking pixels in the dashboard.
+rendered, so a message can neither run script nor load tracking pixels in the dashboard. For
+the same reason an attachment is only ever a download (``Content-Disposition: attachment``,
+``nosniff``, a sandboxing CSP): an HTML or SVG file from a stranger must not run as this site.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from mailmatch.errors import InvalidInput
+from mailmatch.imports.attachments import AttachmentFile, AttachmentService, ascii_filename
 from mailmatch.imports.browse import STATUSES, MessageBrowser, MessageFilter, Status
 from mailmatch.imports.messages import MessageService
+from mailmatch.matching.explain import summarize
 from mailmatch.store.messages import MessageStore
 from mailmatch.web.pages.common import MAX_ID, path_id
 from mailmatch.web.security import PageUser, State
@@ -100,6 +105,7 @@ def message(request: Request, message_id: int, principal: PageUser, state: State
         "m": data,
         "status": status,
         "status_detail": detail,
+        "summary": summarize(status, detail),
         "links": browser.links([pk]).get(pk, []),
         "thread": thread[-THREAD_SHOWN:],
         "thread_hidden": max(0, len(thread) - THREAD_SHOWN),
@@ -120,4 +126,39 @@ def raw_response(raw: bytes, pk: int) -> Response:
         raw,
         media_type="message/rfc822",
         headers={"Content-Disposition": f'attachment; filename="message-{pk}.eml"'},
+    )
+
+
+@router.get("/messages/{message_id}/attachments/{attachment_id}")
+def message_attachment(
+    message_id: int, attachment_id: int, principal: PageUser, state: State
+) -> Response:
+    """One attachment as a download, whatever its size (large ones come out of the raw)."""
+    pk = path_id(message_id, "message")
+    number = path_id(attachment_id, "attachment")
+    store = MessageStore(state.db, workspace_id=principal.workspace_id)
+    return attachment_response(AttachmentService(store).get(pk, number))
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an RFC 6266 name: a plain ASCII ``filename`` every client reads,
+    and the exact name as UTF-8 in ``filename*`` when it is not plain ASCII."""
+    plain = ascii_filename(filename)
+    if plain == filename:
+        return f'attachment; filename="{plain}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def attachment_response(file: AttachmentFile) -> Response:
+    """Always a download, never rendered: no sniffing, and a CSP that would sandbox the file
+    and forbid it everything should a browser open it anyway."""
+    return Response(
+        file.data,
+        headers={
+            "Content-Type": file.content_type,
+            "Content-Disposition": content_disposition(file.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
     )
