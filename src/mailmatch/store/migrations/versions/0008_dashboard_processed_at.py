@@ -1,7 +1,7 @@
 """messages: an index on (workspace_id, created_at), the dashboard's "processed" axis
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 
 The dashboard counts messages by the day mailmatch stored and matched them (``created_at``)
 unless asked for the message date; its chart and its "all" range read a workspace's messages in
