@@ -157,7 +157,9 @@ def _service(settings: Settings) -> Any:
     from mailmatch.accounts.vault import Vault
 
     db, workspace_id = _workspace(settings)
-    return AccountService(settings, db, Vault.from_settings(settings), workspace_id=workspace_id)
+    return AccountService(
+        settings, db, Vault.from_settings(settings, db), workspace_id=workspace_id
+    )
 
 
 @accounts_app.command("add")
@@ -287,13 +289,23 @@ def accounts_remove(name: str, as_json: JsonOpt = False) -> None:
 
 @keys_app.command("rotate")
 def keys_rotate(as_json: JsonOpt = False) -> None:
-    """Encrypt every stored password with a new key, then drop the old key."""
+    """Encrypt every stored password and webhook secret with a new key, then drop the old key.
+
+    If anything fails, the key file is left as it was and every secret still opens."""
     settings = _settings()
     count = _run(lambda: _service(settings).rotate_keys(), as_json)
     if as_json:
         _emit({"reencrypted": count})
+    elif settings.secret_keys:
+        out.print(
+            f"Re-encrypted {count} secret(s) (passwords, webhook secrets) with the first key "
+            "of MAILMATCH_SECRET_KEYS; the others can now be removed from it."
+        )
     else:
-        out.print(f"Re-encrypted {count} password(s) with a new key.")
+        out.print(
+            f"Re-encrypted {count} secret(s) (passwords, webhook secrets) with a new key in "
+            f"{settings.key_file}. Back up that file: without it they cannot be read."
+        )
 
 
 # -- workspaces -----------------------------------------------------------------------------

@@ -368,7 +368,7 @@ def _webhooks(settings: Settings) -> Any:
     from mailmatch.webhooks.service import WebhookService
 
     db, workspace_id = _workspace(settings)
-    return WebhookService(db, Vault.from_settings(settings), workspace_id=workspace_id)
+    return WebhookService(db, Vault.from_settings(settings, db), workspace_id=workspace_id)
 
 
 @webhooks_app.command("add")
