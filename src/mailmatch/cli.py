@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from mailmatch import render
-from mailmatch.config import Settings, ensure_home, load_settings
+from mailmatch.config import (
+    Settings,
+    ensure_home,
+    home_open_warning,
+    load_settings,
+    private_file,
+)
 from mailmatch.errors import ConnectError, MailmatchError
 from mailmatch.providers.models import Security
 
@@ -64,10 +70,15 @@ def _setup_logging(settings: Settings) -> None:
     if any(isinstance(h, logging.FileHandler) for h in root.handlers):
         return
     ensure_home(settings)
+    private_file(settings.log_file)  # FileHandler would make it 0644: it holds server answers
     handler = logging.FileHandler(settings.log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Once per process (this setup runs once): every command, ``serve`` and ``worker`` too.
+    if warning := home_open_warning(settings):
+        logging.getLogger("mailmatch").warning(warning)
+        err.print(f"[yellow]warning[/]: {warning}", highlight=False)
 
 
 def _fail(exc: MailmatchError, as_json: bool) -> NoReturn:

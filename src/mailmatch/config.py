@@ -9,6 +9,7 @@ local servers without a config file: ``MAILMATCH_HOME``, ``MAILMATCH_DATABASE_UR
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +98,65 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     )
 
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
 def ensure_home(settings: Settings) -> Path:
     """Create the data home, readable by its owner only: it holds the key and the database."""
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     return settings.home
+
+
+def private_dir(settings: Settings, path: Path) -> Path:
+    """Create a folder inside the data home, and each missing folder above it, 0700.
+
+    ``mkdir(parents=True)`` gives the parents the umask's mode (usually 0755) whatever the
+    ``mode`` says: the ISPDB cache would then be listable by every user of the machine.
+    """
+    ensure_home(settings)
+    missing = []
+    level = path
+    while not level.exists() and level != settings.home and level.parent != level:
+        missing.append(level)
+        level = level.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty and 0600 before a library opens it with the umask's mode (SQLite
+    and ``logging`` create files 0644: the database holds every message, the log the server
+    answers), or tighten an existing one. Its content is never touched."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    os.close(fd)
+    tighten(path)
+    return path
+
+
+def tighten(path: Path) -> None:
+    """Take away what group and others may do with an existing file of ours (one made by an
+    older mailmatch, or by SQLite before the database file was made private)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
+
+
+def home_open_warning(settings: Settings) -> str | None:
+    """A warning when users other than the owner can enter or list the data home (it is
+    0700 only when mailmatch made it; a home made by hand, or a parent like ``/srv``, is the
+    user's choice, so this says so instead of changing it)."""
+    try:
+        mode = stat.S_IMODE(settings.home.stat().st_mode)
+    except FileNotFoundError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"the data home {settings.home} is open to other users (mode {mode:o}): it holds the "
+        f"database, the log and the key file; make it private with: chmod 700 {settings.home}"
+    )
