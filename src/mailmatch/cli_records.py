@@ -103,6 +103,15 @@ def contacts_import(
         out.print(
             f"  skipped {skipped['item']}: {skipped['reason']}", highlight=False, markup=False
         )
+    if lines := summary.get("fallback_lines"):
+        shown = ", ".join(str(n) for n in lines[:10]) + (
+            f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+        )
+        out.print(
+            f"  not UTF-8, read as Windows-1252 (check their accents): line(s) {shown}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @contacts_app.command("sync-carddav")

@@ -181,3 +181,20 @@ def test_a_broken_regular_expression_is_refused_with_a_clear_error(tmp_path: Pat
     error = json.loads(refused.stdout)["error"]
     assert error["code"] == "invalid_input"
     assert "not a regular expression" in error["message"]
+
+
+def test_contacts_import_names_the_lines_it_read_as_windows_1252(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    path = tmp_path / "merged.csv"
+    path.write_bytes(
+        "Name,E-mail\nJosé Müller,jose@firma.example\n".encode()
+        + "François Dœuf,francois@firma.example\n".encode("cp1252")
+    )
+
+    report = mailmatch(home, "contacts", "import", str(path), "--json")
+    text = mailmatch(home, "contacts", "import", str(path))
+    shown = mailmatch(home, "contacts", "list", "--json")
+
+    assert report["fallback_lines"] == [3]
+    assert "read as Windows-1252 (check their accents): line(s) 3" in " ".join(text.split())
+    assert sorted(c["name"] for c in shown) == ["François Dœuf", "José Müller"]
