@@ -3,11 +3,13 @@
 Every setting is an environment variable so that tests (and containers) can point mailmatch at
 local servers without a config file: ``MAILMATCH_HOME``, ``MAILMATCH_DATABASE_URL``,
 ``MAILMATCH_ISPDB_URL``, ``MAILMATCH_DNS_SERVER``, ``MAILMATCH_SECRET_KEYS``,
-``MAILMATCH_WORKSPACE`` (the workspace the CLI works in).
+``MAILMATCH_WORKSPACE`` (the workspace the CLI works in), ``MAILMATCH_TRUSTED_PROXIES`` (the
+reverse proxies whose ``X-Forwarded-For`` the web app believes).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ class Settings:
     fetch_batch: int = 500  # messages per UID FETCH and per committed batch
     attachment_cap: int = 25 * 1024 * 1024  # larger attachments stay only inside the raw message
     workspace: str = DEFAULT_WORKSPACE  # by name; the CLI resolves it to an id
+    # IPs/CIDRs of reverse proxies in front of ``serve``; empty: X-Forwarded-For is ignored
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def key_file(self) -> Path:
@@ -61,6 +65,35 @@ def parse_host_port(value: str, default_port: int = 53) -> tuple[str, int]:
         return host, int(port) if port else default_port
     except ValueError:
         raise ConfigError(f"not a HOST:PORT value: {value!r}") from None
+
+
+def parse_trusted_proxies(values: list[str] | str) -> tuple[str, ...]:
+    """IP addresses and CIDR networks, comma separated or one per item, checked and normalised.
+
+    A typo must not pass silently (a value that is no address would trust nobody, and the
+    sign-in limit would lock out everyone behind the proxy again), and ``*`` is refused: it
+    would let any client choose the address its failed sign-ins are counted against.
+    """
+    items = values.split(",") if isinstance(values, str) else values
+    found: list[str] = []
+    for item in (part.strip() for value in items for part in value.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            raise ConfigError(
+                "a trusted proxy must be an address or a network, not '*': anyone could then "
+                "pick the address their sign-ins count against",
+                advice=["give the proxy's address, e.g. 127.0.0.1 or 10.0.0.0/8"],
+            )
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"not an IP address or network: {item!r} (trusted proxies)",
+                advice=["e.g. MAILMATCH_TRUSTED_PROXIES=127.0.0.1,::1 or 10.0.0.0/8"],
+            ) from None
+        found.append(str(network.network_address) if network.num_addresses == 1 else str(network))
+    return tuple(dict.fromkeys(found))
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -95,6 +128,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         fetch_batch=max(1, batch),
         attachment_cap=int(cap_mb * 1024 * 1024),
         workspace=env.get("MAILMATCH_WORKSPACE", "").strip() or DEFAULT_WORKSPACE,
+        trusted_proxies=parse_trusted_proxies(env.get("MAILMATCH_TRUSTED_PROXIES", "")),
     )
 
 
