@@ -163,7 +163,7 @@ def mailmatch_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("MAILMATCH_"):
             monkeypatch.delenv(name)
     home = tmp_path / "mailmatch-home"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # as mailmatch makes it: a home others can enter draws a warning
     monkeypatch.setenv("MAILMATCH_HOME", str(home))
     return home
 

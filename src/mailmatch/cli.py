@@ -16,7 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from mailmatch import render
-from mailmatch.config import Settings, ensure_home, load_settings
+from mailmatch.config import (
+    Settings,
+    ensure_home,
+    home_open_warning,
+    load_settings,
+    private_file,
+)
 from mailmatch.errors import ConnectError, MailmatchError
 from mailmatch.providers.models import Security
 
@@ -104,10 +110,15 @@ def _setup_logging(settings: Settings) -> None:
     if any(isinstance(h, logging.FileHandler) for h in root.handlers):
         return
     ensure_home(settings)
+    private_file(settings.log_file)  # FileHandler would make it 0644: it holds server answers
     handler = logging.FileHandler(settings.log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Once per process (this setup runs once): every command, ``serve`` and ``worker`` too.
+    if warning := home_open_warning(settings):
+        logging.getLogger("mailmatch").warning(warning)
+        err.print(f"[yellow]warning[/]: {warning}", highlight=False)
 
 
 def _fail(exc: MailmatchError, as_json: bool) -> NoReturn:
@@ -209,7 +220,9 @@ def _service(settings: Settings) -> Any:
     from mailmatch.accounts.vault import Vault
 
     db, workspace_id = _workspace(settings)
-    return AccountService(settings, db, Vault.from_settings(settings), workspace_id=workspace_id)
+    return AccountService(
+        settings, db, Vault.from_settings(settings, db), workspace_id=workspace_id
+    )
 
 
 @accounts_app.command("add")
@@ -377,13 +390,23 @@ def accounts_remove(name: str, as_json: JsonOpt = False) -> None:
 
 @keys_app.command("rotate")
 def keys_rotate(as_json: JsonOpt = False) -> None:
-    """Encrypt every stored password with a new key, then drop the old key."""
+    """Encrypt every stored password and webhook secret with a new key, then drop the old key.
+
+    If anything fails, the key file is left as it was and every secret still opens."""
     settings = _settings()
     count = _run(lambda: _service(settings).rotate_keys(), as_json)
     if as_json:
         _emit({"reencrypted": count})
+    elif settings.secret_keys:
+        out.print(
+            f"Re-encrypted {count} secret(s) (passwords, webhook secrets) with the first key "
+            "of MAILMATCH_SECRET_KEYS; the others can now be removed from it."
+        )
     else:
-        out.print(f"Re-encrypted {count} password(s) with a new key.")
+        out.print(
+            f"Re-encrypted {count} secret(s) (passwords, webhook secrets) with a new key in "
+            f"{settings.key_file}. Back up that file: without it they cannot be read."
+        )
 
 
 # -- workspaces -----------------------------------------------------------------------------

@@ -114,6 +114,15 @@ def contacts_import(
         out.print(
             f"  skipped {skipped['item']}: {skipped['reason']}", highlight=False, markup=False
         )
+    if lines := summary.get("fallback_lines"):
+        shown = ", ".join(str(n) for n in lines[:10]) + (
+            f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+        )
+        out.print(
+            f"  not UTF-8, read as Windows-1252 (check their accents): line(s) {shown}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @contacts_app.command("sync-carddav")
@@ -399,7 +408,7 @@ def _webhooks(settings: Settings) -> Any:
     db, workspace_id = _workspace(settings)
     return WebhookService(
         db,
-        Vault.from_settings(settings),
+        Vault.from_settings(settings, db),
         workspace_id=workspace_id,
         guard=Guard.from_settings(settings),
     )

@@ -126,18 +126,36 @@ def serve_cmd(
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="Mark cookies Secure (behind HTTPS).")
     ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            metavar="IP/CIDR",
+            help="A reverse proxy whose X-Forwarded-For names the client (repeat for more; "
+            "adds to MAILMATCH_TRUSTED_PROXIES). Default: none, the header is ignored.",
+        ),
+    ] = None,
 ) -> None:
     """The web dashboard and REST API, with the import scheduler inside."""
     import uvicorn
 
+    from mailmatch.config import parse_trusted_proxies
     from mailmatch.web.app import create_app
 
     settings = _settings()
+    proxies = _run(
+        lambda: tuple(
+            dict.fromkeys(settings.trusted_proxies + parse_trusted_proxies(trusted_proxy or []))
+        )
+    )
     web = _run(
         lambda: create_app(
             settings, scheduler=scheduler, scheduler_interval=interval,
-            secure_cookies=secure_cookies,
+            secure_cookies=secure_cookies, trusted_proxies=proxies,
         )
     )  # fmt: skip
     err.print(f"mailmatch on http://{host}:{port}  (data in {settings.home})", highlight=False)
+    if proxies:
+        err.print(f"trusting X-Forwarded-For from {', '.join(proxies)}", highlight=False)
+    # proxy_headers=False: uvicorn's own handling would trust 127.0.0.1; the app does it.
     uvicorn.run(web, host=host, port=port, log_level="warning", proxy_headers=False)

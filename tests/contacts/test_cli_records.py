@@ -343,3 +343,20 @@ def test_records_are_edited_and_removed_and_their_mail_follows(tmp_path: Path) -
     missing = run_mailmatch(home, "contacts", "remove", "nobody@x.test", "--json")
     assert missing.returncode == 1
     assert json.loads(missing.stdout)["error"]["code"] == "not_found"
+
+
+def test_contacts_import_names_the_lines_it_read_as_windows_1252(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    path = tmp_path / "merged.csv"
+    path.write_bytes(
+        "Name,E-mail\nJosé Müller,jose@firma.example\n".encode()
+        + "François Dœuf,francois@firma.example\n".encode("cp1252")
+    )
+
+    report = mailmatch(home, "contacts", "import", str(path), "--json")
+    text = mailmatch(home, "contacts", "import", str(path))
+    shown = mailmatch(home, "contacts", "list", "--json")
+
+    assert report["fallback_lines"] == [3]
+    assert "read as Windows-1252 (check their accents): line(s) 3" in " ".join(text.split())
+    assert sorted(c["name"] for c in shown) == ["François Dœuf", "José Müller"]

@@ -262,9 +262,35 @@ def test_a_companies_only_list_turns_websites_into_domains(tmp_path: Path) -> No
 def test_a_windows_1252_file_still_reads(tmp_path: Path) -> None:
     path = write(tmp_path, "ansi.csv", "Name,E-mail\nJosé Müller,jose@firma.example\n", "cp1252")
 
-    [jose] = read_csv(path).contacts
+    records = read_csv(path)
 
-    assert jose.name == "José Müller"
+    assert [c.name for c in records.contacts] == ["José Müller"]
+    assert records.fallback_lines == [2]  # the one line that is not plain ASCII
+
+
+def test_a_file_mixing_utf8_and_windows_1252_lines_reads_each_line_right(tmp_path: Path) -> None:
+    # Two exports pasted together: the UTF-8 one from a Mac, the "ANSI" one from Outlook.
+    path = tmp_path / "merged.csv"
+    path.write_bytes(
+        "Name,E-mail\nJosé Müller,jose@firma.example\n".encode()
+        + "François Dœuf,francois@firma.example\n".encode("cp1252")
+        + "Zoë Ångström,zoe@firma.example\n".encode()
+    )
+
+    records = read_csv(path)
+
+    assert [c.name for c in records.contacts] == ["José Müller", "François Dœuf", "Zoë Ångström"]
+    assert records.fallback_lines == [3]
+
+
+def test_nul_bytes_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "padded.csv"
+    path.write_bytes(b"Name,E-mail\nAnn\x00 Lee,ann@firma.example\x00\n\x00\x00\n")
+
+    records = read_csv(path)
+
+    assert [(c.name, c.emails) for c in records.contacts] == [("Ann Lee", ["ann@firma.example"])]
+    assert records.skipped == []
 
 
 def test_a_file_that_is_not_a_contacts_export_is_refused(tmp_path: Path) -> None:

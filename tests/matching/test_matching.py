@@ -8,7 +8,6 @@ from mailmatch.contacts.rules import RuleService
 from mailmatch.contacts.service import RecordService
 from mailmatch.errors import InvalidInput
 from mailmatch.matching.service import MatchService
-from mailmatch.store.db import Database
 from tests.matching.conftest import Query
 
 pytestmark = pytest.mark.corpus
@@ -114,12 +113,17 @@ def test_unmatched_queue_groups_by_sender_and_stats_add_up(
     assert after.matched + after.unmatched + after.ignored == total
 
 
-def test_own_addresses_and_domain_are_ignored_by_default(corpus_db: object, sql: Query) -> None:
+def test_own_addresses_and_domain_are_ignored_by_default(
+    records: RecordService, sql: Query
+) -> None:
     from mailmatch.store.models import Account
 
-    db = records_db(corpus_db)
     sender = top_senders(sql, 1)[0]
-    with db.session() as session:
+    domain = sender.rpartition("@")[2]
+    records.add_contact(sender, "Top Sender")  # matched while it is nobody's own address
+    assert records.show_contact(sender)["messages"]
+
+    with records.db.session() as session:  # the sender connects this very mailbox
         session.add(
             Account(
                 name="me",
@@ -137,11 +141,16 @@ def test_own_addresses_and_domain_are_ignored_by_default(corpus_db: object, sql:
                 key_id="-",
             )
         )
-    MatchService(db).match_messages(messages_of(sql, sender))
-    rule = f"own-domain:{sender.rpartition('@')[2]}"
-    assert any(r["name"] == rule for r in RuleService(db).rules())
+    MatchService(records.db).match_messages(messages_of(sql, sender))
 
-
-def records_db(db: object) -> Database:
-    assert isinstance(db, Database)
-    return db
+    assert records.show_contact(sender)["messages"] == []  # internal mail is out of records
+    states = sql(
+        "SELECT s.status, s.detail FROM match_states s JOIN message_addresses a "
+        f"ON a.message_pk = s.message_pk WHERE a.email='{sender}'"
+    )
+    assert states and {status for status, _ in states} <= {"ignored", "unmatched"}
+    ignored = [str(d) for status, d in states if status == "ignored"]
+    assert ignored and all(f"{sender} is your own address" in d for d in ignored)
+    for status, detail in states:  # what stays unmatched is so for someone else
+        if status == "unmatched":
+            assert sender not in str(detail) and f"@{domain}" not in str(detail)

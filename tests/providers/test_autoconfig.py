@@ -115,6 +115,9 @@ def test_ispdb_answer_is_cached_and_a_corrupt_cache_is_ignored(
     )
     assert ispdb_server.ispdb_requests() == ["/v1.1/a1.net"]
     assert settings.home.stat().st_mode & 0o777 == 0o700  # the cache made the home private
+    for level in (settings.cache_dir, settings.cache_dir / "ispdb"):
+        assert level.stat().st_mode & 0o777 == 0o700, level  # not listable by other users
+    assert (settings.cache_dir / "ispdb" / "a1.net.json").stat().st_mode & 0o777 == 0o600
 
     second = fetch_ispdb("a1.net", settings, resolver)
     assert second.from_cache and second.config == first.config

@@ -21,7 +21,7 @@ from mailmatch.accounts.probe import (
     smtp_fallbacks,
 )
 from mailmatch.accounts.tls import TlsOptions, normalize_fingerprint
-from mailmatch.accounts.vault import Vault
+from mailmatch.accounts.vault import Vault, rotate_keys
 from mailmatch.config import Settings
 from mailmatch.errors import AlreadyExists, Code, Diagnosis, InvalidInput, NotFound
 from mailmatch.imap.session import Credentials, ProbeContext, Step
@@ -32,7 +32,6 @@ from mailmatch.providers.discovery_models import Discovery
 from mailmatch.providers.models import Protocol, Provider, Security, Server
 from mailmatch.store.db import Database, open_database
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Account
-from mailmatch.store.records import Webhook
 from mailmatch.timeutil import aware
 
 DEFAULT_PORTS = {
@@ -176,12 +175,8 @@ class AccountService:
     def open(
         cls, settings: Settings, *, workspace_id: int = DEFAULT_WORKSPACE_ID
     ) -> AccountService:
-        return cls(
-            settings,
-            open_database(settings),
-            Vault.from_settings(settings),
-            workspace_id=workspace_id,
-        )
+        db = open_database(settings)
+        return cls(settings, db, Vault.from_settings(settings, db), workspace_id=workspace_id)
 
     def in_workspace(self, workspace_id: int) -> AccountService:
         """The same service (database, vault, catalog) for another workspace."""
@@ -428,7 +423,7 @@ class AccountService:
             check = check_password(raw_password, provider)
             if not check.password:
                 raise InvalidInput("the password is empty")
-            row.secret, row.key_id = self.vault.encrypt(check.password)
+            row.secret, row.key_id = self.vault.encrypt(check.password, replacing=row.key_id)
             row.password_set_at = _now()
             # A new password has not been tested: forget that the old one worked.
             row.last_test_ok = None
@@ -441,28 +436,10 @@ class AccountService:
     def rotate_keys(self) -> int:
         """Re-encrypt every secret (passwords, webhook secrets) with a new key; returns how many.
 
-        With a key file: a new key is written first (old keys kept), rows are re-encrypted in
-        one transaction, then the old keys are dropped. A crash at any point leaves every row
-        readable. With ``MAILMATCH_SECRET_KEYS`` the user puts the new key first themselves.
-
+        See :func:`mailmatch.accounts.vault.rotate_keys`: every row stays readable from the
+        key file at every instant, and a failed rotation leaves the key file as it was.
         Deliberately across every workspace: the keys are the data home's, and dropping an old
         key after re-encrypting one workspace would leave the others' secrets unreadable.
         """
-        vault = self.vault.with_new_key() if self.vault.key_file else self.vault
-        if vault.key_file:
-            vault.save()
-        with self.db.session() as session:
-            rows = session.scalars(select(Account)).all()
-            for row in rows:
-                row.secret, row.key_id = vault.reencrypt(row.secret)
-            # Webhook secrets are encrypted with the same keys: rotate them in the same
-            # transaction, or dropping the old key would make them unreadable.
-            hooks = session.scalars(select(Webhook)).all()
-            for hook in hooks:
-                hook.secret, hook.key_id = vault.reencrypt(hook.secret)
-            count = len(rows) + len(hooks)
-        if vault.key_file:
-            vault = vault.without_old_keys()
-            vault.save()
-        self.vault = vault
+        self.vault, count = rotate_keys(self.vault, self.db)
         return count

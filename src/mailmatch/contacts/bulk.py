@@ -96,4 +96,5 @@ class RecordImporter(RecordService):
             "used_columns": records.used_columns,
             "ignored_columns": records.ignored_columns,
             "skipped": [{"item": item, "reason": reason} for item, reason in records.skipped],
+            "fallback_lines": records.fallback_lines,
         }

@@ -9,8 +9,11 @@ flavour is reported in ``source``, and every column is accounted for in ``used_c
 
 Why the care with bytes and delimiters: Google and Outlook write UTF-16, Excel adds a UTF-8 BOM
 and writes ``;`` in locales whose decimal mark is a comma, and Outlook on Windows writes
-Windows-1252. :func:`~mailmatch.contacts.records.decode_text` and :class:`csv.Sniffer` (checked
-against the header, where it is most reliable) take care of that.
+Windows-1252. A file pasted together from two of them mixes UTF-8 and Windows-1252 lines, so
+8-bit files are decoded line by line (UTF-8 first) and the lines that needed Windows-1252 are
+reported; UTF-16 is left to :func:`~mailmatch.contacts.records.decode_text`. NUL bytes (a
+truncated UTF-16 file, a C program's padding) are dropped: no database stores them in text.
+:class:`csv.Sniffer` (checked against the header, where it is most reliable) finds the delimiter.
 
 Rows are numbered as a spreadsheet shows them: the header is row 1. A row without a usable email
 address is skipped with the reason, unless it only describes a company (then the company is kept).
@@ -19,6 +22,7 @@ A file with no email column but a domain or website column is a companies-only l
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -37,7 +41,7 @@ from mailmatch.contacts.records import (
 )
 from mailmatch.errors import InvalidInput
 
-__all__ = ["read_csv"]
+__all__ = ["decode_lines", "read_csv"]
 
 # Roles a column can play. The order of the aliases inside one role is the order of preference
 # when several columns fill the same single-valued role (HubSpot's "Associated Company" is the
@@ -119,7 +123,8 @@ def read_csv(path: Path) -> ImportedRecords:
     Raises :class:`~mailmatch.errors.InvalidInput` when the file is empty or has neither an
     email column nor a company domain/website column, because then it is no contacts export.
     """
-    rows = _rows(decode_text(Path(path).read_bytes()))
+    text, fallback_lines = decode_lines(Path(path).read_bytes())
+    rows = _rows(text)
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InvalidInput(f"{path} is empty", advice=["Export the contacts again as CSV."])
     header = [cell.strip() for cell in rows[0]]
@@ -148,6 +153,7 @@ def read_csv(path: Path) -> ImportedRecords:
         ignored_columns=[cell for i, cell in enumerate(header) if i not in used and cell],
         skipped=[],
         source=f"csv:{flavour}" if flavour else "csv",
+        fallback_lines=fallback_lines,
     )
     columns.sort(key=lambda column: column.rank)
     companies: dict[str, CompanyRecord] = {}
@@ -156,6 +162,33 @@ def read_csv(path: Path) -> ImportedRecords:
             _read_row(row, columns, flavour, companies_only, f"row {number}", result, companies)
     result.companies = list(companies.values())
     return result
+
+
+def decode_lines(data: bytes) -> tuple[str, list[int]]:
+    """The text of the file, and the numbers of the lines that were not UTF-8.
+
+    Each line of an 8-bit file is tried as UTF-8, then read as Windows-1252: deciding for the
+    whole file turned "José" in the UTF-8 half into "JosÃ©". A UTF-8 character never spans a
+    line break (both line-break bytes are ASCII), so deciding per line loses nothing.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(data):
+        return decode_text(data).replace("\x00", ""), []
+    data = data.removeprefix(codecs.BOM_UTF8).replace(b"\x00", b"")
+    parts: list[str] = []
+    fallback: list[int] = []
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            parts.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            parts.append(line.decode("cp1252", errors="replace"))
+            fallback.append(number)
+    return "".join(parts), fallback
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """BOM-less UTF-16, as :func:`decode_text` recognises it: a NUL in every other byte."""
+    sample = data[:4096]
+    return bool(sample) and sample.count(0) > len(sample) // 4
 
 
 def _rows(text: str) -> list[list[str]]:

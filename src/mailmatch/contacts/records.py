@@ -61,6 +61,9 @@ class ImportedRecords:
     ignored_columns: list[str]
     skipped: list[tuple[str, str]]  # (row/card identifier, reason), e.g. ("row 7", "no email")
     source: str  # "csv:salesforce" | "csv:hubspot" | "csv:google" | "csv:outlook" | "csv" | ...
+    # Lines (1 = the first line of the file) that were not UTF-8 and were read as Windows-1252:
+    # a file pasted together from two tools can mix both, and the user should look at those.
+    fallback_lines: list[int] = field(default_factory=list)
 
 
 # --- shared normalisation -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ import dns.resolver
 import httpx
 from defusedxml import DefusedXmlException
 
-from mailmatch.config import Settings, ensure_home
+from mailmatch.config import Settings, private_dir
 from mailmatch.net.guard import AddressRefused, Guard
 from mailmatch.providers.dns import DnsError, resolve_host
 from mailmatch.providers.models import Security, Server, UsernameForm
@@ -311,8 +311,9 @@ def _write_cache(
 ) -> str | None:
     """Store an answer atomically; a cache that cannot be written is only worth a note.
 
-    The data home is created through :func:`ensure_home` first: creating it here with default
-    permissions would leave the home of the key file and the database readable by others.
+    The data home and the cache folders are created 0700 through :func:`private_dir`: with
+    default permissions the home of the key file and the database would be readable by others
+    (the entries are 0600: ``mkstemp`` makes them so).
     """
     entry = {
         "format": _CACHE_FORMAT,
@@ -323,8 +324,7 @@ def _write_cache(
     }
     tmp: str | None = None
     try:
-        ensure_home(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(settings, path.parent)  # 0700 each level, like the home
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(entry, handle)

@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailmatch.config import Settings, ensure_home
+from mailmatch.config import Settings, ensure_home, private_file, tighten
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -143,9 +144,22 @@ class Database:
             yield session
 
 
+def _private_sqlite_files(url: str) -> None:
+    """Make the database file 0600 before SQLite creates it 0644 (it holds every message);
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. Files left open by
+    an older version are tightened."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    private_file(Path(path))
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(Path(path + suffix))
+
+
 def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     if settings.database_url.startswith("sqlite"):
         ensure_home(settings)
+        _private_sqlite_files(settings.database_url)
     engine = make_engine(settings.database_url)
     if upgrade:
         migrate(engine)

@@ -154,12 +154,12 @@ class UserService:
         return UserView(user.id, user.email, user.workspace_id, name or "", user.is_admin)
 
     def list(self) -> list[UserView]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             users = session.scalars(select(User).order_by(User.email)).all()
             return [self._view(session, u) for u in users]
 
     def get(self, email: str) -> UserView:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return self._view(session, self._row(session, email))
 
     @staticmethod
@@ -215,7 +215,7 @@ class UserService:
         return token
 
     def tokens(self, email: str) -> builtins.list[dict[str, object]]:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             user = self._row(session, email)
             rows = session.scalars(
                 select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)

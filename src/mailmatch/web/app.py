@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from mailmatch import __version__
 from mailmatch.config import Settings
@@ -129,6 +130,20 @@ def _install_headers(app: FastAPI) -> None:
         return response
 
 
+def _install_proxy_headers(app: FastAPI, trusted: tuple[str, ...]) -> None:
+    """Take the client's address from X-Forwarded-For, but only when the peer is a trusted
+    proxy, and then the rightmost address no trusted proxy wrote (the ones to its left are
+    whatever the client sent). Without this, behind a proxy every sign-in comes from the
+    proxy's address and five wrong passwords lock everyone out.
+
+    Uvicorn's own middleware does the work; it is installed here, in the app, with an empty
+    default, because uvicorn's switch trusts 127.0.0.1 unless told otherwise (``serve``
+    turns it off) and an app run by another server should behave the same.
+    """
+    if trusted:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted))
+
+
 def _scheduler(state: AppState, interval: float) -> tuple[threading.Thread, threading.Event]:
     from mailmatch.jobs.scheduler import worker_loop
     from mailmatch.sync.runner import ImportRunner
@@ -148,7 +163,10 @@ def create_app(
     scheduler: bool = False,
     scheduler_interval: float = 30.0,
     secure_cookies: bool = False,
+    trusted_proxies: tuple[str, ...] | None = None,
 ) -> FastAPI:
+    """``trusted_proxies`` (default: the setting) are the only peers whose X-Forwarded-For
+    names the client; see :func:`_install_proxy_headers`."""
     state = AppState.open(settings)
     state.secure_cookies = secure_cookies
 
@@ -177,6 +195,9 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     _install_error_handlers(app)
     _install_headers(app)
+    _install_proxy_headers(
+        app, settings.trusted_proxies if trusted_proxies is None else trusted_proxies
+    )
 
     from mailmatch.web.api import router as api_router
     from mailmatch.web.pages import router as pages_router

@@ -3,6 +3,9 @@
 Counting by email as well as by address stops a password being guessed from many addresses;
 counting by address stops one client trying many emails. Successful sign-ins clear the email's
 count. The window lives in memory: one ``mailmatch serve`` process serves the web app.
+
+The client address is the peer's, or behind a configured trusted proxy the one its
+X-Forwarded-For names (``create_app`` installs that): never a header anyone can write.
 """
 
 from __future__ import annotations

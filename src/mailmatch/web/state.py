@@ -39,7 +39,8 @@ class AppState:
     @classmethod
     def open(cls, settings: Settings) -> AppState:
         db = open_database(settings)
-        return cls(settings, db, Vault.from_settings(settings), load_catalog(), UserService(db))
+        vault = Vault.from_settings(settings, db)
+        return cls(settings, db, vault, load_catalog(), UserService(db))
 
     def accounts(self, workspace_id: int) -> AccountService:
         return AccountService(
