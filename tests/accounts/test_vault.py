@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from mailmatch.accounts.vault import Vault, key_id
 from mailmatch.config import Settings, load_settings
 from mailmatch.errors import ConfigError, VaultError
+from mailmatch.net.guard import AllowList, Guard
 from tests.cli import run_mailmatch
 
 
@@ -71,7 +72,10 @@ def test_rotation_keeps_webhook_secrets_readable(tmp_path: Path) -> None:
 
     settings = load_settings({"MAILMATCH_HOME": str(tmp_path)})
     accounts = AccountService.open(settings)
-    WebhookService(accounts.db, accounts.vault).add("http://127.0.0.1:9/h", "s3cret")
+    receiver_here = Guard(AllowList.parse(["127.0.0.1"]))  # the owner opened this machine
+    WebhookService(accounts.db, accounts.vault, guard=receiver_here).add(
+        "http://127.0.0.1:9/h", "s3cret"
+    )
 
     assert accounts.rotate_keys() == 1
 

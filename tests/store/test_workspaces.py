@@ -21,6 +21,7 @@ from mailmatch.imports.files import import_file
 from mailmatch.imports.messages import MessageService
 from mailmatch.imports.service import ImportService
 from mailmatch.matching.service import MatchService, load_rules
+from mailmatch.net.guard import AllowList, Guard
 from mailmatch.providers.models import Security
 from mailmatch.store.db import Database, open_database
 from mailmatch.store.messages import MessageStore
@@ -281,8 +282,10 @@ def test_a_workspaces_events_go_to_its_own_webhooks_only(
 
     settings = load_settings({"MAILMATCH_HOME": str(tmp_path)})
     vault = Vault.from_settings(settings)
-    hooks_a = WebhookService(db, vault)
-    hooks_b = WebhookService(db, vault, workspace_id=b)
+    # Both receivers are hosts an administrator opened; nothing is looked up or connected to.
+    opened = Guard(AllowList.parse(["a.example", "b.example"]), resolve=lambda host: ["127.0.0.1"])
+    hooks_a = WebhookService(db, vault, guard=opened)
+    hooks_b = WebhookService(db, vault, workspace_id=b, guard=opened)
     hook_a = hooks_a.add("https://a.example/hook", "sa")["id"]
     hook_b = hooks_b.add("https://b.example/hook", "sb")["id"]
     note = [mail("w@x", "order", frm="carol@acme.test")]
@@ -291,7 +294,7 @@ def test_a_workspaces_events_go_to_its_own_webhooks_only(
     posted: list[str] = []
 
     def receive(request: httpx.Request) -> httpx.Response:
-        posted.append(str(request.url))
+        posted.append(f"{request.url.scheme}://{request.headers['host']}{request.url.path}")
         return httpx.Response(200)
 
     client = httpx.Client(transport=httpx.MockTransport(receive))
