@@ -65,6 +65,8 @@ def test_the_page_shows_each_import_with_its_health(
     assert 'href="/imports" class="active"' in html
     assert html.count("Start Import Manually") == 2
     assert "Needs a new app password" in html and 'data-state="ok"' in html
+    assert ">Never run</span>" in html  # "work" was created, never started: not "OK" yet
+    assert "Never run" in client.get("/").text  # the dashboard's import health says the same
     assert "[AUTHENTICATIONFAILED] Authentication failed." in html
     assert "app_password_required" in html and "Generate a new app password." in html
     assert "Change password" in html  # only the paused import offers it

@@ -208,7 +208,20 @@ def test_a_contacts_file_uploaded_on_the_contacts_page_shows_the_column_report(
     assert '<td class="break">Email</td><td><code>email</code>' in page
     assert "Favourite Colour" in page
     assert "<strong>row 3</strong>: no email address" in page
+    assert "Check the accents" not in page and "Fallback lines" not in page  # all UTF-8
     assert ">Jane Doe</a>" in client.get("/contacts").text
+
+    mixed = "name,email\nJosé Müller,jose@firma.test\n".encode() + (
+        "François Dœuf,francois@firma.test\n".encode("cp1252")
+    )
+    fallback = client.post(
+        "/contacts/import",
+        data={"csrf_token": csrf},
+        files={"file": ("excel.csv", mixed, "text/csv")},
+    ).text
+    assert "Check the accents" in fallback and "read as Windows-1252" in fallback
+    assert "line 3." in " ".join(fallback.split())
+    assert "François Dœuf" in client.get("/contacts").text
 
     forged = client.post(
         "/contacts/import",

@@ -42,6 +42,7 @@ SHOWN = {
     "used_columns",
     "ignored_columns",
     "skipped",
+    "fallback_lines",
 }
 
 

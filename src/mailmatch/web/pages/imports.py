@@ -36,6 +36,7 @@ STATE_BADGE = {
     "account_blocked": ("bad", "Account blocked by the provider"),
     "disk_full": ("bad", "Disk full"),
     "interrupted": ("warn", "Interrupted"),
+    "never_run": ("plain", "Never run"),
 }
 BLOCKED = {"needs_app_password", "auth_failed"}
 
@@ -77,6 +78,11 @@ class ImportRow:
     @property
     def state(self) -> str:
         return "running" if self.running_here or self.running_elsewhere else self.view.state
+
+    @property
+    def shown_state(self) -> str:
+        """As the badge says it: an import that never ran is not "OK" yet."""
+        return "never_run" if self.state == "ok" and self.view.never_run else self.state
 
     @property
     def blocked(self) -> bool:
