@@ -5,7 +5,8 @@ local servers without a config file: ``MAILMATCH_HOME``, ``MAILMATCH_DATABASE_UR
 ``MAILMATCH_ISPDB_URL``, ``MAILMATCH_DNS_SERVER``, ``MAILMATCH_SECRET_KEYS``,
 ``MAILMATCH_WORKSPACE`` (the workspace the CLI works in), ``MAILMATCH_ALLOW_INTERNAL`` and
 ``MAILMATCH_ALLOW_PORTS`` (what an administrator opens to requests made for users),
-``MAILMATCH_TRUSTED_PROXIES`` (the reverse proxies whose ``X-Forwarded-For`` the web app believes).
+``MAILMATCH_TRUSTED_PROXIES`` (the reverse proxies whose ``X-Forwarded-For`` the web app believes),
+``MAILMATCH_MAIL_BACKEND`` (how mail is sent: ``smtp``, ``recording`` or a dotted path).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Settings:
     allow_ports: str = ""
     # IPs/CIDRs of reverse proxies in front of ``serve``; empty: X-Forwarded-For is ignored
     trusted_proxies: tuple[str, ...] = ()
+    # How mail is sent (``mailmatch.outbound``): smtp, recording or a dotted path to a class
+    mail_backend: str = "smtp"
 
     @property
     def key_file(self) -> Path:
@@ -138,6 +141,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         allow_ports=env.get("MAILMATCH_ALLOW_PORTS", "").strip(),
         trusted_proxies=parse_trusted_proxies(env.get("MAILMATCH_TRUSTED_PROXIES", "")),
+        mail_backend=env.get("MAILMATCH_MAIL_BACKEND", "").strip() or "smtp",
     )
 
 

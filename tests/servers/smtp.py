@@ -11,6 +11,11 @@ The connection test must never send mail, so everything that reaches the handler
 ``received`` (messages after DATA), ``mail_from`` (MAIL FROM addresses) and ``auth_attempts``.
 The server is shared by the session; :meth:`SMTPServer.clear` empties the records.
 
+Sending tests need refusals: ``rcpt_replies`` (a live dict) maps a recipient to the reply its
+RCPT gets instead of ``250 OK`` (``"550 5.1.1 <x@example.net>: user unknown"``, a greylisting
+``"450 4.2.0 ..."``). An accepted message's reply names its queue id, as Postfix's does:
+``250 2.0.0 OK: queued as MM1`` (``queue_ids`` lists them in order).
+
 aiosmtpd pitfall, handled in :meth:`SMTPServer._authenticate`: an authenticator that returns
 ``AuthResult(success=False)`` with the default ``handled=True`` tells aiosmtpd the reply was
 already sent, so nothing is sent and the client hangs; failures must say ``handled=False``.
@@ -110,10 +115,24 @@ class _RecordingHandler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        refusal = self._server.rcpt_replies.get(address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         auth = session.auth_data
         login = auth.login.decode("utf-8", "replace") if isinstance(auth, LoginPassword) else None
-        self._server._note_message(
+        queue_id = self._server._note_message(
             ReceivedMessage(
                 mail_from=envelope.mail_from or "",
                 rcpt_tos=tuple(envelope.rcpt_tos),
@@ -121,7 +140,7 @@ class _RecordingHandler:
                 login=login,
             )
         )
-        return "250 2.0.0 OK: queued"
+        return f"250 2.0.0 OK: queued as {queue_id}"
 
 
 def _listener() -> socket.socket:
@@ -141,6 +160,9 @@ class SMTPServer:
         self.received: list[ReceivedMessage] = []
         self.mail_from: list[str] = []
         self.auth_attempts: list[AuthAttempt] = []
+        self.rcpt_replies: dict[str, str] = {}
+        self.queue_ids: list[str] = []
+        self._queued = 0  # never reset: a queue id is not given twice
         self._lock = threading.Lock()
         context = server_context(certs.cert, certs.key)
         handler = _RecordingHandler(self)
@@ -177,6 +199,8 @@ class SMTPServer:
             self.received.clear()
             self.mail_from.clear()
             self.auth_attempts.clear()
+            self.rcpt_replies.clear()
+            self.queue_ids.clear()
 
     def _authenticate(
         self,
@@ -206,6 +230,9 @@ class SMTPServer:
         with self._lock:
             self.mail_from.append(address)
 
-    def _note_message(self, message: ReceivedMessage) -> None:
+    def _note_message(self, message: ReceivedMessage) -> str:
         with self._lock:
             self.received.append(message)
+            self._queued += 1
+            self.queue_ids.append(f"MM{self._queued}")
+            return self.queue_ids[-1]

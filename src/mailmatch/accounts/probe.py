@@ -2,7 +2,8 @@
 
 IMAP: connect (implicit TLS or STARTTLS, certificate verified), capabilities, ID when offered
 (NetEase refuses SELECT without it), LOGIN, LIST, read-only EXAMINE of INBOX, LOGOUT.
-SMTP: connect, EHLO, STARTTLS when asked, AUTH, QUIT: no mail is ever sent.
+SMTP: connect, EHLO, STARTTLS when asked, AUTH, QUIT (``mailmatch.smtp.session``, the path
+sending mail takes too): no mail is ever sent.
 
 Each protocol is tried once with the password: a refused login is never retried, so a wrong
 password cannot lock the user out. Only a transport failure on the SMTP port (closed, timed out,
@@ -14,30 +15,27 @@ another port of the same server presents the same certificate.
 from __future__ import annotations
 
 import contextlib
-import smtplib
-import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 from imapclient.exceptions import IMAPClientError
 
 from mailmatch.accounts.advice import CERTIFICATE_DETAILS, STANDARD_PORTS, Say
-from mailmatch.accounts.diagnosis import diagnose, tls_hint
+from mailmatch.accounts.diagnosis import tls_hint
 from mailmatch.errors import Code, Diagnosis
 from mailmatch.imap.session import (
     Credentials,
     ProbeContext,
     SessionError,
     Step,
-    fail_auth,
     fail_server,
-    fail_tls,
     fail_transport,
     imap_text,
     open_imap,
-    tls_version,
 )
-from mailmatch.providers.models import Protocol, Provider, Security, Server
+from mailmatch.providers.models import Protocol, Provider, Server
+from mailmatch.smtp import session as smtp_session
+from mailmatch.smtp.session import open_smtp
 
 
 @dataclass
@@ -135,110 +133,15 @@ def probe_imap(server: Server, creds: Credentials, ctx: ProbeContext) -> Protoco
     return result
 
 
-def _smtp_connect(server: Server, ctx: ProbeContext, ssl_context: ssl.SSLContext) -> smtplib.SMTP:
-    local = "mailmatch.localdomain"
-    if server.security is Security.SSL:
-        return smtplib.SMTP_SSL(
-            server.host, server.port, local_hostname=local, timeout=ctx.timeout, context=ssl_context
-        )
-    return smtplib.SMTP(server.host, server.port, local_hostname=local, timeout=ctx.timeout)
-
-
 def _probe_smtp_once(server: Server, creds: Credentials, ctx: ProbeContext) -> ProtocolResult:
     result = ProtocolResult(Protocol.SMTP, server)
-    ssl_context = ctx.tls.context()
     try:
-        smtp = _smtp_connect(server, ctx, ssl_context)
-    except (OSError, smtplib.SMTPException) as exc:
-        if isinstance(exc, smtplib.SMTPServerDisconnected):
-            exc = ConnectionResetError("the server closed the connection")
-        return _failed(result, fail_transport(Protocol.SMTP, server, exc, ctx, "connect"))
-    result.steps.append(Step("connect", True, f"{server.host}:{server.port}"))
-    try:
-        smtp.ehlo()
-        if server.security is Security.STARTTLS:
-            if not smtp.has_extn("starttls"):
-                return _failed(
-                    result,
-                    fail_tls(Protocol.SMTP, server, ctx, "no_starttls", "no STARTTLS offered"),
-                )
-            smtp.starttls(context=ssl_context)
-            smtp.ehlo()
-        if server.security is not Security.PLAIN:
-            try:
-                ctx.tls.check_peer(smtp.sock)
-            except ssl.SSLError as exc:
-                return _failed(
-                    result,
-                    fail_tls(
-                        Protocol.SMTP, server, ctx, "fingerprint", str(exc.args[0]), smtp.sock
-                    ),
-                )
-            result.steps.append(Step("tls", True, tls_version(smtp.sock)))
-        result.capabilities = sorted(k.upper() for k in smtp.esmtp_features)
-        result.steps.append(Step("ehlo", True, " ".join(result.capabilities)))
-        try:
-            _smtp_login(smtp, creds)
-        except smtplib.SMTPAuthenticationError as exc:
-            text = _smtp_text(exc.smtp_code, exc.smtp_error)
-            return _failed(result, fail_auth(Protocol.SMTP, server, text, ctx, exc.smtp_code))
-        except smtplib.SMTPNotSupportedError:
-            result.steps.append(Step("login", False, "the server offers no AUTH"))
-            result.diagnosis = diagnose(
-                Code.SERVER_ERROR,
-                protocol=Protocol.SMTP,
-                server=server,
-                provider=ctx.provider,
-                server_text="no AUTH in the EHLO reply: " + " ".join(result.capabilities),
-                surface=ctx.surface,
-            )
-            return result
-        result.steps.append(Step("login", True, creds.username))
-        result.ok = True
-        return result
-    except smtplib.SMTPResponseException as exc:
-        text = _smtp_text(exc.smtp_code, exc.smtp_error)
-        result.steps.append(Step("session", False, text))
-        code = Code.RATE_LIMITED if 400 <= exc.smtp_code < 500 else Code.SERVER_ERROR
-        result.diagnosis = diagnose(
-            code,
-            protocol=Protocol.SMTP,
-            server=server,
-            provider=ctx.provider,
-            server_text=text,
-            surface=ctx.surface,
-        )
-        return result
-    except (OSError, smtplib.SMTPException) as exc:
-        if isinstance(exc, smtplib.SMTPServerDisconnected):
-            exc = ConnectionResetError(str(exc) or "the server closed the connection")
-        return _failed(result, fail_transport(Protocol.SMTP, server, exc, ctx, "session"))
-    finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
-
-
-def _smtp_login(smtp: smtplib.SMTP, creds: Credentials) -> None:
-    """One AUTH exchange with one mechanism.
-
-    ``smtplib.SMTP.login`` tries every mechanism the server offers until one succeeds, so a
-    wrong password would count as two or three failed logins at the provider (Yahoo locks
-    accounts after "Too many bad auth attempts"). PLAIN is preferred: every server on TLS has it.
-    """
-    offered = smtp.esmtp_features.get("auth", "").upper().split()
-    mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
-    if mechanism is None:
-        raise smtplib.SMTPNotSupportedError("no AUTH PLAIN or LOGIN offered")
-    smtp.user, smtp.password = creds.username, creds.password
-    authobject = smtp.auth_plain if mechanism == "PLAIN" else smtp.auth_login
-    smtp.auth(mechanism, authobject, initial_response_ok=True)
-
-
-def _smtp_text(code: int, error: bytes | str) -> str:
-    text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
-    return f"{code} {text}"
+        smtp = open_smtp(server, creds, ctx, result.steps, result.capabilities)
+    except SessionError as error:
+        return _fail(result, error)
+    smtp_session.close(smtp)
+    result.ok = True
+    return result
 
 
 TRANSPORT_CODES = frozenset({Code.CONNECTION_REFUSED, Code.TIMEOUT, Code.TLS_ERROR})

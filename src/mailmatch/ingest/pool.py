@@ -5,25 +5,34 @@ core it runs beside the IMAP fetch and the database writes instead of between th
 (an incremental run with a handful of new messages) parse in-process: starting workers would
 cost more than it saves.
 
-Workers are forked before the importer starts any thread, and receive nothing but bytes.
+Workers are started by a fork server (the ``forkserver`` start method), never forked from the
+importer itself: ``serve`` runs imports on threads beside the web server and the scheduler, and a
+process forked while another thread holds a lock (a module being imported, an allocator lock in a
+C library) inherits that lock held forever: the worker hangs the first time it needs it. The fork
+server is a single-threaded process started once per importer process, with the parse modules
+preloaded (``set_forkserver_preload``), so a worker costs one fork of it. Workers receive
+nothing but bytes.
 
 Workers die with the importer, however it ends (``kill -9``, the OOM killer): an orphan would
-otherwise wait on its task queue forever, holding the importer's inherited IMAP socket and
-database files. Two guards, because each has a gap the other covers:
+otherwise wait on its task queue forever. Two guards, because each has a gap the other covers:
 
 * on Linux the kernel sends the worker SIGKILL when its parent goes (``PR_SET_PDEATHSIG``),
-  even if the worker is stuck in C code that holds the GIL. The signal is tied to the parent
-  *thread* that forked: the pool forks in the thread that creates it, which also uses and
-  closes it, so that thread ending before the pool is closed cannot happen here;
-* everywhere, each worker watches a pipe that only the parent can write to: when the parent
-  is gone, the read returns end-of-file and the worker exits.
+  even if the worker is stuck in C code that holds the GIL. The parent is the fork server
+  (single-threaded, so the thread the signal is tied to lives as long as it does), and the
+  fork server exits as soon as the importer is gone (end-of-file on its own lifeline);
+* everywhere, each worker watches a pipe to the importer that only the importer can write to
+  (its read end handed to the worker as a ``Connection``, which multiprocessing passes to a
+  fork-server child): when the importer is gone, the read returns end-of-file and the worker
+  exits.
 
-A Ctrl-C in a terminal reaches the whole process group, workers included: they ignore SIGINT
-and leave the interrupt to the importer, which stops them (no traceback from each worker).
+A Ctrl-C in a terminal reaches the whole process group, the fork server and the workers
+included: the fork server ignores SIGINT by itself, the workers ignore it too and leave the
+interrupt to the importer, which stops them (no traceback from each worker).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import multiprocessing
@@ -32,6 +41,7 @@ import signal
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from types import TracebackType
 
 from mailmatch.ingest.models import ParsedMessage
@@ -39,32 +49,33 @@ from mailmatch.ingest.parse import parse_message
 
 MIN_MESSAGES_FOR_WORKERS = 300
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Imported once by the fork server, so that a worker starts with them loaded. ``__main__``: when
+# the program was started from a script (the ``mailmatch`` console script), multiprocessing
+# imports that script in every child it starts; preloaded, the fork server's children have it.
+PRELOAD = ["__main__", "mailmatch.ingest.pool"]
 
 
 def _parse_all(raws: list[bytes], cap: int) -> list[ParsedMessage]:
     return [parse_message(raw, max_attachment_bytes=cap) for raw in raws]
 
 
-def _die_with_parent(parent: int, lifeline_read: int, lifeline_write: int) -> None:
-    """Worker start-up (runs in each forked worker): exit as soon as ``parent`` is gone."""
+def _die_with_parent(lifeline: Connection) -> None:
+    """Worker start-up: exit as soon as the importer (the writer of ``lifeline``) is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the importer handles Ctrl-C and stops us
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked across the fork
-    os.close(lifeline_write)  # only the parent's copy may keep the pipe open
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked across the start
     if sys.platform == "linux":
+        forker = os.getppid()
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # it died before the guards were in place
-        os._exit(1)
+        if os.getppid() != forker:  # the fork server went before the guard was in place
+            os._exit(1)
 
     def watch() -> None:
-        while True:
-            try:
-                if not os.read(lifeline_read, 1):
-                    break
-            except InterruptedError:
-                continue
-            except OSError:
-                break
+        # End-of-file (also when the importer died before this thread started) or an error:
+        # nobody is left to send work.
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                lifeline.recv_bytes()
         os._exit(1)
 
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
@@ -85,17 +96,20 @@ class ParsePool:
         self.workers = 0  # processes parsing; 0: batches are parsed in the calling thread
         if count > 0 and expected >= MIN_MESSAGES_FOR_WORKERS:
             self.workers = count
-            context = multiprocessing.get_context("fork")
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)  # used when this process starts its server
             # Not inheritable (os.pipe's default): a program exec'd meanwhile never holds it.
-            self._lifeline = os.pipe()
+            # Workers start as batches come (the fork server's pool grows on demand), so the read
+            # end stays open here until close: each new worker gets its own copy of it.
+            self._lifeline = context.Pipe(duplex=False)
             self._executor = ProcessPoolExecutor(
                 count,
                 mp_context=context,
                 initializer=_die_with_parent,
-                initargs=(os.getpid(), *self._lifeline),
+                initargs=(self._lifeline[0],),
             )
-            # Fork now, before any thread is started, with SIGINT held back until the workers
-            # ignore it (a Ctrl-C meanwhile reaches this process once the workers are up).
+            # Start a worker (and the fork server, the first time) now, with SIGINT held back
+            # until the worker ignores it (a Ctrl-C meanwhile reaches this process afterwards).
             held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 self._executor.submit(int).result()
@@ -113,8 +127,8 @@ class ParsePool:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
             self._executor = None
-            for fd in self._lifeline:  # a worker that did not stop reads end-of-file and exits
-                os.close(fd)
+            for end in self._lifeline:  # a worker that did not stop reads end-of-file and exits
+                end.close()
 
     def __enter__(self) -> ParsePool:
         return self
