@@ -3,6 +3,7 @@
 A record is named as the other commands name it: a contact by one of its addresses (or its
 id), a company by its name (or id), a deal by its title (or id, when titles repeat). With
 ``--json`` each command prints the record as it now is (removed: as it was) and ``rematched``.
+The package adds them to the groups of :mod:`.records`, after the commands there.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailmatch.cli import JsonOpt, _emit, _run, _settings
-from mailmatch.cli_records import _print_change, _records, companies_app, contacts_app, deals_app
+from mailmatch.cli.common import JsonOpt, _emit, _print_change, _records, _run, _settings
 from mailmatch.contacts.edits import KEEP, Keep
 from mailmatch.errors import InvalidInput
 
@@ -34,7 +34,6 @@ def _done(change: Any, what: str, as_json: bool) -> None:
 # -- contacts --------------------------------------------------------------------------------
 
 
-@contacts_app.command("edit")
 def contacts_edit(
     contact: Annotated[str, typer.Argument(metavar="EMAIL|ID")],
     name: Annotated[str | None, typer.Option(help="New full name.")] = None,
@@ -67,7 +66,6 @@ def contacts_edit(
     _done(change, f"Saved contact {change.record['name'] or change.record['emails'][0]}", as_json)
 
 
-@contacts_app.command("remove")
 def contacts_remove(
     contact: Annotated[str, typer.Argument(metavar="EMAIL|ID")], as_json: JsonOpt = False
 ) -> None:
@@ -85,7 +83,6 @@ def contacts_remove(
 # -- companies -------------------------------------------------------------------------------
 
 
-@companies_app.command("edit")
 def companies_edit(
     company: Annotated[str, typer.Argument(metavar="NAME|ID")],
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
@@ -111,7 +108,6 @@ def companies_edit(
     _done(change, f"Saved company {change.record['name']}", as_json)
 
 
-@companies_app.command("remove")
 def companies_remove(
     company: Annotated[str, typer.Argument(metavar="NAME|ID")], as_json: JsonOpt = False
 ) -> None:
@@ -129,7 +125,6 @@ def companies_remove(
 # -- deals -----------------------------------------------------------------------------------
 
 
-@deals_app.command("edit")
 def deals_edit(
     deal: Annotated[str, typer.Argument(metavar="TITLE|ID")],
     title: Annotated[str | None, typer.Option(help="New title.")] = None,
@@ -171,7 +166,6 @@ def deals_edit(
     _done(change, f"Saved deal {change.record['title']}", as_json)
 
 
-@deals_app.command("remove")
 def deals_remove(
     deal: Annotated[str, typer.Argument(metavar="TITLE|ID")], as_json: JsonOpt = False
 ) -> None:
