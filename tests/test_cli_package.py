@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import mailmatch
+from tests.cli import environment
 
 SRC = Path(mailmatch.__file__).parent
 
@@ -96,3 +99,19 @@ def test_the_console_script_still_names_mailmatch_cli_main() -> None:
 
     assert script.load() is main
     assert app.info.help is not None and app.info.help.startswith("Connect your mailboxes")
+
+
+def test_help_starts_without_loading_the_database_layer(tmp_path: Path) -> None:
+    """``mailmatch --help`` (and a typo'd command) answers at once: SQLAlchemy and the store
+    load only when a command runs that needs them."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mailmatch", "--help"],
+        capture_output=True,
+        text=True,
+        env=environment(tmp_path / "home"),
+        timeout=120,
+    )
+    assert run.returncode == 0 and "Usage:" in run.stdout
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines()}
+    assert "mailmatch.cli.record_edits" in loaded  # every command module was imported
+    assert {"sqlalchemy", "mailmatch.store.db", "mailmatch.matching.service"} & loaded == set()

@@ -8,17 +8,21 @@ The package adds them to the groups of :mod:`.records`, after the commands there
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mailmatch.cli.common import JsonOpt, _emit, _print_change, _records, _run, _settings
-from mailmatch.contacts.edits import KEEP, Keep
 from mailmatch.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from mailmatch.contacts.edits import Keep
 
 
 def _either(value: str | None, none: bool, flag: str) -> str | Keep | None:
     """An option that sets a name, or its ``--no-...`` twin that clears it, or neither."""
+    from mailmatch.contacts.edits import KEEP
+
     if value is not None and none:
         raise InvalidInput(f"give --{flag} or --no-{flag}, not both")
     return None if none else (KEEP if value is None else value)
@@ -52,6 +56,8 @@ def contacts_edit(
     settings = _settings()
 
     def edit() -> Any:
+        from mailmatch.contacts.edits import KEEP  # with the database layer: not at start-up
+
         records = _records(settings)
         return records.edit_contact(
             records.find_contact(contact),
@@ -96,6 +102,8 @@ def companies_edit(
     settings = _settings()
 
     def edit() -> Any:
+        from mailmatch.contacts.edits import KEEP  # with the database layer: not at start-up
+
         records = _records(settings)
         return records.edit_company(
             records.find_company(company),
@@ -148,6 +156,8 @@ def deals_edit(
     settings = _settings()
 
     def edit() -> Any:
+        from mailmatch.contacts.edits import KEEP  # with the database layer: not at start-up
+
         if amount is not None and no_amount:
             raise InvalidInput("give --amount or --no-amount, not both")
         records = _records(settings)
