@@ -8,12 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mailmatch import render
-from mailmatch.cli import JsonOpt, _emit, _run, _settings, app, err, out
+from mailmatch.cli import render
+from mailmatch.cli.common import JsonOpt, _emit, _run, _settings, err, out
 from mailmatch.config import Settings
 
 users_app = typer.Typer(no_args_is_help=True, help="People who sign in to the web app and API.")
-app.add_typer(users_app, name="users")
 
 
 def _users(settings: Settings) -> Any:
@@ -115,7 +114,6 @@ def users_remove(email: str, as_json: JsonOpt = False) -> None:
         out.print(f"Removed {email}.")
 
 
-@app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,

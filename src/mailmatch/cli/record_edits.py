@@ -3,22 +3,26 @@
 A record is named as the other commands name it: a contact by one of its addresses (or its
 id), a company by its name (or id), a deal by its title (or id, when titles repeat). With
 ``--json`` each command prints the record as it now is (removed: as it was) and ``rematched``.
+The package adds them to the groups of :mod:`.records`, after the commands there.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mailmatch.cli import JsonOpt, _emit, _run, _settings
-from mailmatch.cli_records import _print_change, _records, companies_app, contacts_app, deals_app
-from mailmatch.contacts.edits import KEEP, Keep
+from mailmatch.cli.common import JsonOpt, _emit, _print_change, _records, _run, _settings
 from mailmatch.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from mailmatch.contacts.edits import Keep
 
 
 def _either(value: str | None, none: bool, flag: str) -> str | Keep | None:
     """An option that sets a name, or its ``--no-...`` twin that clears it, or neither."""
+    from mailmatch.contacts.edits import KEEP
+
     if value is not None and none:
         raise InvalidInput(f"give --{flag} or --no-{flag}, not both")
     return None if none else (KEEP if value is None else value)
@@ -34,7 +38,6 @@ def _done(change: Any, what: str, as_json: bool) -> None:
 # -- contacts --------------------------------------------------------------------------------
 
 
-@contacts_app.command("edit")
 def contacts_edit(
     contact: Annotated[str, typer.Argument(metavar="EMAIL|ID")],
     name: Annotated[str | None, typer.Option(help="New full name.")] = None,
@@ -53,6 +56,8 @@ def contacts_edit(
     settings = _settings()
 
     def edit() -> Any:
+        from mailmatch.contacts.edits import KEEP  # with the database layer: not at start-up
+
         records = _records(settings)
         return records.edit_contact(
             records.find_contact(contact),
@@ -67,7 +72,6 @@ def contacts_edit(
     _done(change, f"Saved contact {change.record['name'] or change.record['emails'][0]}", as_json)
 
 
-@contacts_app.command("remove")
 def contacts_remove(
     contact: Annotated[str, typer.Argument(metavar="EMAIL|ID")], as_json: JsonOpt = False
 ) -> None:
@@ -85,7 +89,6 @@ def contacts_remove(
 # -- companies -------------------------------------------------------------------------------
 
 
-@companies_app.command("edit")
 def companies_edit(
     company: Annotated[str, typer.Argument(metavar="NAME|ID")],
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
@@ -99,6 +102,8 @@ def companies_edit(
     settings = _settings()
 
     def edit() -> Any:
+        from mailmatch.contacts.edits import KEEP  # with the database layer: not at start-up
+
         records = _records(settings)
         return records.edit_company(
             records.find_company(company),
@@ -111,7 +116,6 @@ def companies_edit(
     _done(change, f"Saved company {change.record['name']}", as_json)
 
 
-@companies_app.command("remove")
 def companies_remove(
     company: Annotated[str, typer.Argument(metavar="NAME|ID")], as_json: JsonOpt = False
 ) -> None:
@@ -129,7 +133,6 @@ def companies_remove(
 # -- deals -----------------------------------------------------------------------------------
 
 
-@deals_app.command("edit")
 def deals_edit(
     deal: Annotated[str, typer.Argument(metavar="TITLE|ID")],
     title: Annotated[str | None, typer.Option(help="New title.")] = None,
@@ -153,6 +156,8 @@ def deals_edit(
     settings = _settings()
 
     def edit() -> Any:
+        from mailmatch.contacts.edits import KEEP  # with the database layer: not at start-up
+
         if amount is not None and no_amount:
             raise InvalidInput("give --amount or --no-amount, not both")
         records = _records(settings)
@@ -171,7 +176,6 @@ def deals_edit(
     _done(change, f"Saved deal {change.record['title']}", as_json)
 
 
-@deals_app.command("remove")
 def deals_remove(
     deal: Annotated[str, typer.Argument(metavar="TITLE|ID")], as_json: JsonOpt = False
 ) -> None:

@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from mailmatch.render import print_table
+from mailmatch.cli.render import print_table
 
 if TYPE_CHECKING:
     from mailmatch.imports.service import ImportView

@@ -1,6 +1,6 @@
 """How results look on a terminal, and their JSON shapes for ``--json``.
 
-Kept apart from ``cli.py`` so that command functions stay a few lines each.
+Kept apart from the command modules so that command functions stay a few lines each.
 """
 
 from __future__ import annotations

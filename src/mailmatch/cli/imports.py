@@ -1,29 +1,26 @@
-"""Commands for imports, mail files, stored messages, export and the worker.
+"""Commands for imports, mail files and the worker: ``imports``, ``import-file``, ``worker``.
 
-Registered on the main ``app`` by :mod:`mailmatch.cli`; thin like the rest: parse, call a
-service, render.
+Thin like the rest: parse, call a service, render. ``import-file`` and ``worker`` are
+top-level commands, added to the app by :mod:`mailmatch.cli`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from mailmatch import render
-from mailmatch.cli import (
+from mailmatch.cli.common import (
     JsonOpt,
     _emit,
     _run,
     _service,
     _settings,
+    _store,
     _workspace,
-    app,
     err,
     exit_fast,
     out,
@@ -31,22 +28,12 @@ from mailmatch.cli import (
 from mailmatch.config import Settings
 
 imports_app = typer.Typer(no_args_is_help=True, help="Named imports of a mailbox's folders.")
-messages_app = typer.Typer(no_args_is_help=True, help="Stored messages.")
-app.add_typer(imports_app, name="imports")
-app.add_typer(messages_app, name="messages")
 
 
 def _runner(settings: Settings) -> Any:
     from mailmatch.sync.runner import ImportRunner
 
     return ImportRunner(_service(settings))
-
-
-def _store(settings: Settings) -> Any:
-    from mailmatch.store.messages import MessageStore
-
-    db, workspace_id = _workspace(settings)
-    return MessageStore(db, attachment_cap=settings.attachment_cap, workspace_id=workspace_id)
 
 
 def _import_json(view: Any) -> dict[str, Any]:
@@ -99,7 +86,7 @@ def imports_run(name: str, as_json: JsonOpt = False) -> None:
     if as_json or not sys.stderr.isatty():
         result = _run(lambda: runner.run(name, stop=stop), as_json)
     else:
-        from mailmatch.render_mail import import_progress
+        from mailmatch.cli.render_mail import import_progress
 
         with import_progress(err) as bar:
             tasks: dict[str, Any] = {}
@@ -113,7 +100,7 @@ def imports_run(name: str, as_json: JsonOpt = False) -> None:
     if as_json:
         _emit(result.to_json())
     else:
-        from mailmatch.render_mail import print_run
+        from mailmatch.cli.render_mail import print_run
 
         print_run(out, result)
     runner.db.engine.dispose()  # the store is closed (and SQLite's WAL checkpointed) before exit
@@ -130,7 +117,7 @@ def imports_list(as_json: JsonOpt = False) -> None:
     if as_json:
         _emit([_import_json(v) for v in views])
         return
-    from mailmatch.render_mail import print_imports
+    from mailmatch.cli.render_mail import print_imports
 
     print_imports(out, views)
 
@@ -143,7 +130,7 @@ def imports_show(name: str, as_json: JsonOpt = False) -> None:
     if as_json:
         _emit(_import_json(view))
         return
-    from mailmatch.render_mail import print_import
+    from mailmatch.cli.render_mail import print_import
 
     print_import(out, view)
 
@@ -156,7 +143,6 @@ def imports_remove(name: str) -> None:
     out.print(f"Removed import {name}.")
 
 
-@app.command("import-file")
 def import_file_cmd(
     path: Annotated[Path, typer.Argument(help="An mbox file, a Maildir or an .eml file.")],
     as_json: JsonOpt = False,
@@ -196,89 +182,6 @@ def import_file_cmd(
         raise typer.Exit(1)
 
 
-@messages_app.command("search")
-def messages_search(
-    query: str,
-    limit: Annotated[int, typer.Option(help="At most this many results.")] = 50,
-    as_json: JsonOpt = False,
-) -> None:
-    """Full-text search over subjects, addresses, bodies and attachment names."""
-    from mailmatch.imports.messages import MessageService
-
-    settings = _settings()
-    hits = _run(lambda: MessageService(_store(settings)).search(query, limit), as_json)
-    if as_json:
-        _emit(hits)
-        return
-    table = Table("id", "date", "from", "subject")
-    for hit in hits:
-        table.add_row(str(hit["id"]), (hit["date"] or "")[:10], hit["from"] or "", hit["subject"])
-    render.print_table(out, table, f"No stored message matches {query!r}.")
-
-
-@messages_app.command("show")
-def messages_show(
-    message_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOpt = False
-) -> None:
-    """One message: headers, addresses, where it is, its thread and its text."""
-    from mailmatch.imports.messages import MessageService
-
-    settings = _settings()
-    data = _run(lambda: MessageService(_store(settings)).show(message_id), as_json)
-    if as_json:
-        _emit(data)
-        return
-    from mailmatch.render_mail import print_message
-
-    print_message(out, data)
-
-
-@messages_app.command("raw")
-def messages_raw(message_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
-    """The message's bytes exactly as the server sent them."""
-    from mailmatch.imports.messages import MessageService
-
-    settings = _settings()
-    raw = _run(lambda: MessageService(_store(settings)).raw(message_id))
-    sys.stdout.buffer.write(raw)
-    sys.stdout.buffer.flush()
-
-
-@app.command("export")
-def export_cmd(
-    kind: Annotated[str, typer.Argument(metavar="maildir|mbox")],
-    dest: Annotated[Path, typer.Argument(metavar="DEST")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Write every stored message, byte for byte, to a Maildir or an mbox file.
-
-    A Maildir keeps the folders (Maildir++: INBOX at the root, .Sent, .Archive.2024). Exporting
-    again to the same place adds only the messages not there yet; an existing mbox file is added
-    to only when mailmatch wrote it.
-    """
-    from mailmatch.imports.export import export_messages
-
-    settings = _settings()
-    result = _run(lambda: export_messages(_store(settings), kind, dest), as_json)
-    if as_json:
-        print(json.dumps(result.to_json()))
-        return
-    out.print(
-        f"Exported {result.written} messages to {dest} ({kind}); "
-        f"{result.skipped} were there already from an earlier export.",
-        markup=False,
-        soft_wrap=True,
-    )
-    for figures in result.folders:
-        out.print(
-            f"  {figures.folder} ({figures.path}): {figures.written} written, "
-            f"{figures.skipped} already there",
-            markup=False,
-            soft_wrap=True,
-        )
-
-
-@app.command("worker")
 def worker_cmd(
     interval: Annotated[float, typer.Option(help="Seconds between schedule checks.")] = 30,
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
