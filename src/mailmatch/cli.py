@@ -468,7 +468,7 @@ def main() -> None:
 
 
 # The mail and record commands register themselves on ``app`` when imported.
-from mailmatch import cli_mail, cli_records, cli_web  # noqa: E402, F401
+from mailmatch import cli_mail, cli_pipeline, cli_records, cli_web  # noqa: E402, F401
 
 # isort: split
 from mailmatch import cli_record_edits  # noqa: E402, F401  (records' edit and remove)
