@@ -51,9 +51,11 @@ class Backlog:
         self.order = list(order)
         self.lease = lease
 
-    def position(self, step: str) -> int:
-        """Where ``step`` is in the pipeline; a step no longer known starts from the top."""
-        return self.order.index(step) if step in self.order else 0
+    def position(self, step: str) -> int | None:
+        """Where ``step`` is in this pipeline; None for a step it does not have (removed, or
+        registered only in another process): such a row is left alone here, since the steps
+        before it ran already and must not run twice."""
+        return self.order.index(step) if step in self.order else None
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -130,7 +132,8 @@ class Backlog:
         at = self.position(step)
         ids: list[int] = []
         for row in self._rows():
-            if self.position(row.next_step) <= at:
+            here = self.position(row.next_step)
+            if at is not None and here is not None and here <= at:
                 ids += row.message_pks
                 if len(ids) >= limit:
                     break
@@ -155,7 +158,7 @@ class Backlog:
             .order_by(BACKLOG.c.id)
         )
         if free:
-            query = query.where(self._free(reclaim, now()))
+            query = query.where(self._free(reclaim, now()), BACKLOG.c.next_step.in_(self.order))
         if limit is not None:
             query = query.limit(limit)
         with self.db.read() as conn:

@@ -93,6 +93,8 @@ class Pipeline:
         if not pks:
             return None
         start = self.backlog.position(from_step)
+        if start is None:
+            raise ValueError(f"no pipeline step called {from_step!r}")
         failure = self._run_from(start, pks)
         if failure is not None:
             with self.db.engine.begin() as conn:
@@ -113,7 +115,9 @@ class Pipeline:
         for row in self.backlog.claim(reclaim, limit):
             report.batches += 1
             report.messages += len(row.message_pks)
-            failure = self._settle(row.id, self.backlog.position(row.next_step), row.message_pks)
+            start = self.backlog.position(row.next_step)
+            assert start is not None  # claim() takes only rows of steps this pipeline has
+            failure = self._settle(row.id, start, row.message_pks)
             if failure is not None:
                 report.failed.append(failure)
         return report
@@ -122,7 +126,7 @@ class Pipeline:
         rows = self.backlog.rows()
         out = []
         for at, step in enumerate(self.steps):
-            owed = [r for r in rows if self.backlog.position(r.next_step) <= at]
+            owed = [r for r in rows if _owes(self.backlog.position(r.next_step), at)]
             failing = [r for r in rows if r.next_step == step.name and r.attempts > 0]
             out.append(
                 StepStatus(
@@ -153,6 +157,11 @@ class Pipeline:
                 log.exception("pipeline step %s failed on %d messages", step.name, len(pks))
                 return StepFailure(step.name, f"{type(exc).__name__}: {exc}")
         return None
+
+
+def _owes(position: int | None, at: int) -> bool:
+    """A row whose next step is at ``position`` still owes the step at ``at``."""
+    return position is not None and position <= at
 
 
 def _last_error(rows: list[BacklogRow]) -> str | None:
