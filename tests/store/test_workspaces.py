@@ -22,6 +22,8 @@ from mailmatch.imports.messages import MessageService
 from mailmatch.imports.service import ImportService
 from mailmatch.matching.service import MatchService, load_rules
 from mailmatch.net.guard import AllowList, Guard
+from mailmatch.pipeline.runner import Pipeline
+from mailmatch.pipeline.writer import BatchWriter
 from mailmatch.providers.models import Security
 from mailmatch.store.db import Database, open_database
 from mailmatch.store.messages import MessageStore
@@ -289,7 +291,7 @@ def test_a_workspaces_events_go_to_its_own_webhooks_only(
     hook_a = hooks_a.add("https://a.example/hook", "sa")["id"]
     hook_b = hooks_b.add("https://b.example/hook", "sb")["id"]
     note = [mail("w@x", "order", frm="carol@acme.test")]
-    MatchService(db).match_messages(MessageStore(db).add_batch(note).message_pks)
+    BatchWriter(MessageStore(db), Pipeline(db)).write(note)  # stored, matched, queued
 
     posted: list[str] = []
 

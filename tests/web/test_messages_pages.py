@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailmatch.imports.files import import_file
-from mailmatch.matching.service import MatchService
+from mailmatch.pipeline.runner import Pipeline
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Message
 from mailmatch.users.service import UserView
@@ -117,8 +117,7 @@ def store_mail(app: FastAPI, user: UserView, mails: list[Mail], folder: Path) ->
         box.add(build(mail))
     box.close()
     store = MessageStore(db, workspace_id=user.workspace_id)
-    matcher = MatchService(db, workspace_id=user.workspace_id)
-    result = import_file(store, path, on_stored=matcher.match_messages)
+    result = import_file(store, path, pipeline=Pipeline(db, user.workspace_id))
     assert result.new == len(mails)
     with db.read() as conn:
         ids = dict(
@@ -273,8 +272,7 @@ def store_raw(app: FastAPI, user: UserView, raws: list[bytes], folder: Path, **k
         box.add(raw)
     box.close()
     store = MessageStore(db, workspace_id=user.workspace_id, **kw)
-    matcher = MatchService(db, workspace_id=user.workspace_id)
-    assert import_file(store, path, on_stored=matcher.match_messages).new == len(raws)
+    assert import_file(store, path, pipeline=Pipeline(db, user.workspace_id)).new == len(raws)
 
 
 def matches_card(html: str) -> str:

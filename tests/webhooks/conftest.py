@@ -13,6 +13,8 @@ from mailmatch.config import Settings, load_settings
 from mailmatch.contacts.service import RecordService
 from mailmatch.ingest.parse import parse_message
 from mailmatch.net.guard import Guard
+from mailmatch.pipeline.runner import Pipeline
+from mailmatch.pipeline.writer import BatchWriter
 from mailmatch.store.db import Database, open_database
 from mailmatch.store.messages import Incoming, MessageStore
 from mailmatch.webhooks.service import WebhookService
@@ -61,5 +63,5 @@ def queue_matched_mail(db: Database, count: int, start: int = 0) -> None:
         f"Message-ID: <hook{n}@x>\r\n\r\nhello {n}\r\n".encode()
         for n in range(start, start + count)
     ]
-    stored = MessageStore(db).add_batch([Incoming(r, parse_message(r)) for r in raws])
-    records.matches.match_messages(stored.message_pks)
+    writer = BatchWriter(MessageStore(db), Pipeline(db))  # stored, matched, webhooks queued
+    writer.write([Incoming(r, parse_message(r)) for r in raws])

@@ -19,6 +19,7 @@ from mailmatch.cli import (
     keys,
     matches,
     messages,
+    pipeline,
     providers,
     record_edits,
     records,
@@ -90,6 +91,7 @@ app.add_typer(rules.rules_app, name="rules")
 app.add_typer(matches.matches_app, name="matches")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(web.users_app, name="users")
+app.add_typer(pipeline.pipeline_app, name="pipeline")
 
 # Records' edit and remove, listed after each group's own commands.
 records.contacts_app.command("edit")(record_edits.contacts_edit)

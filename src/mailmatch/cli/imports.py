@@ -156,10 +156,10 @@ def import_file_cmd(
 
     settings = _settings()
     store = _run(lambda: _store(settings), as_json)
-    from mailmatch.matching.service import MatchService
+    from mailmatch.pipeline.runner import Pipeline
 
-    matches = MatchService(store.db, workspace_id=store.workspace_id)
-    result = _run(lambda: import_file(store, path, on_stored=matches.match_messages), as_json)
+    pipeline = Pipeline(store.db, store.workspace_id)
+    result = _run(lambda: import_file(store, path, pipeline=pipeline), as_json)
     if as_json:
         _emit(result.to_json())
     else:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from mailmatch.errors import InvalidInput, NotFound
 from mailmatch.matching.addresses import is_freemail
 from mailmatch.matching.service import MatchService
+from mailmatch.pipeline.runner import Pipeline
+from mailmatch.pipeline.steps import MatchStep
 from mailmatch.store.db import Database
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID
 from mailmatch.store.records import Company, CompanyDomain, Contact, ContactEmail
@@ -79,10 +81,12 @@ class Rematching:
         self.db = db
         self.workspace_id = workspace_id
         self.matches = matches or MatchService(db, workspace_id=workspace_id)
+        self.pipeline = Pipeline(db, workspace_id, matches=self.matches)
 
     def _rematch(self, pks: set[int]) -> int:
-        """Re-match these messages (found through the address index or their links)."""
-        self.matches.match_messages(pks)
+        """Re-match these messages (found through the address index or their links), and run
+        the pipeline's steps after matching on them (webhooks announce the new outcomes)."""
+        self.pipeline.rerun(pks, from_step=MatchStep.name)
         return len(pks)
 
 

@@ -86,7 +86,7 @@ class RecordImporter(RecordService):
                 emails_touched.update(person.emails)
         pks = self.matches.messages_with_emails(emails_touched)
         pks |= self.matches.messages_with_domains(domains_touched)
-        self.matches.match_messages(pks)
+        self._rematch(pks)
         return {
             "source": records.source,
             "contacts_created": created,

@@ -46,7 +46,7 @@ class RuleService(Rematching):
             session.flush()
             record = {"id": rule.id, "kind": kind, "value": value}
         pks = self._rule_messages(kind, value)
-        self.matches.match_messages(pks)
+        self._rematch(pks)
         return Change(record, len(pks))
 
     def remove_rule(self, rule_id: int) -> Change:
@@ -57,7 +57,7 @@ class RuleService(Rematching):
             kind, value = rule.kind, rule.value
             session.delete(rule)
         pks = self._rule_messages(kind, value)
-        self.matches.match_messages(pks)
+        self._rematch(pks)
         return Change({"id": rule_id, "kind": kind, "value": value}, len(pks))
 
     def _rule_messages(self, kind: str, value: str) -> set[int]:

@@ -62,7 +62,7 @@ class RecordService(RecordEdits):
         pks = self.matches.messages_with_domains(cleaned)
         # Mail of the company's contacts (any domain) links to it too.
         pks |= self._messages_of_company_contacts(company_id)
-        self.matches.match_messages(pks)
+        self._rematch(pks)
         return Change(record, len(pks))
 
     def companies(self) -> list[dict[str, Any]]:
@@ -148,7 +148,7 @@ class RecordService(RecordEdits):
                     raise AlreadyExists(f"{address} already belongs to another contact")
             record = self._contact_json(session, contact)
         pks = self.matches.messages_with_emails(emails)
-        self.matches.match_messages(pks)
+        self._rematch(pks)
         return Change(record, len(pks))
 
     def contacts(self) -> list[dict[str, Any]]:
@@ -251,5 +251,5 @@ class RecordService(RecordEdits):
             pks |= self.matches.messages_linked_to("contact", cid)
         if company_id is not None:
             pks |= self.matches.messages_linked_to("company", company_id)
-        self.matches.match_messages(pks)
+        self._rematch(pks)
         return Change(record, len(pks))

@@ -1,11 +1,12 @@
 """Import mail files (mbox, Maildir, .eml) through the same pipeline as IMAP.
 
-Messages are parsed and stored in batches; the content hash makes a second import of the same
-file add nothing. A part of the input that cannot be read (a message file, a subfolder, an mbox
-of an Apple Mail export) is skipped and named in the result while everything else is stored, so
-one bad file costs that file, not the import; the caller decides what that means for its exit
-code. The last message of an mbox that was cut short is stored with the defect ``truncated`` and
-named too (see :mod:`mailmatch.files.mbox`).
+Messages are parsed and stored in batches by the batch writer IMAP uses too
+(:mod:`mailmatch.pipeline.writer`), which runs the after-store pipeline on each; the content
+hash makes a second import of the same file add nothing. A part of the input that cannot be
+read (a message file, a subfolder, an mbox of an Apple Mail export) is skipped and named in the
+result while everything else is stored, so one bad file costs that file, not the import; the
+caller decides what that means for its exit code. The last message of an mbox that was cut
+short is stored with the defect ``truncated`` and named too (see :mod:`mailmatch.files.mbox`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 
 from mailmatch.files.models import FileProblem
 from mailmatch.files.readers import detect_kind, iter_messages
-from mailmatch.ingest.parse import parse_message
+from mailmatch.pipeline.runner import Pipeline
+from mailmatch.pipeline.writer import BatchWriter
 from mailmatch.store.messages import BatchResult, Incoming, MessageStore
-from mailmatch.store.space import disk_full_as_error
 
 #: The defect recorded on a message whose file ended before the message did.
 TRUNCATED = "truncated"
@@ -63,17 +64,18 @@ def import_file(
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
-    on_stored: Callable[[list[int]], object] | None = None,
+    pipeline: Pipeline | None = None,
 ) -> FileImportResult:
+    """Store the messages of ``path``; ``pipeline`` (none: store only) runs on each batch,
+    after what earlier imports left it to do."""
     started = time.monotonic()
     result = FileImportResult(str(path), detect_kind(path))
+    writer = BatchWriter(store, pipeline)
+    writer.catch_up()
     batch: list[Incoming] = []
 
     def flush() -> BatchResult:
-        with disk_full_as_error(store.db):  # one clear DiskFull; the batches before it stay
-            stored = store.add_batch(batch)
-            if on_stored and stored.message_pks:
-                on_stored(stored.message_pks)
+        stored = writer.write(batch)  # one clear DiskFull; the batches before it stay
         result.new += stored.new
         result.skipped_duplicates += stored.duplicates
         result.defective += stored.defective
@@ -84,9 +86,10 @@ def import_file(
 
     for message in iter_messages(path, on_problem=result.unreadable.append):
         result.messages += 1
-        parsed = parse_message(message.raw, max_attachment_bytes=store.attachment_cap)
+        incoming = writer.parse(message.raw)
+        parsed = incoming.parsed
         if message.truncated is None:
-            batch.append(Incoming(message.raw, parsed))
+            batch.append(incoming)
             if len(batch) >= batch_size:
                 flush()
             continue
@@ -96,7 +99,7 @@ def import_file(
         parsed.defects.append(TRUNCATED)
         if batch:
             flush()
-        batch.append(Incoming(message.raw, parsed))
+        batch.append(incoming)
         if flush().new and parsed.parse_level == "full":
             result.defective += 1
     if batch:

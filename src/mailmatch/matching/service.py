@@ -1,6 +1,7 @@
-"""Run the matcher over messages and keep links, states and webhook events in step.
+"""Run the matcher over messages and keep their links and match states in step.
 
-Entry points: ``match_new`` (called by imports as they store messages), ``match_all``, and
+Entry points: ``match_messages`` (the after-store pipeline's matching step, see
+:mod:`mailmatch.pipeline.steps`, which also queues the webhooks after it), ``match_all``, and
 ``rematch_emails`` / ``rematch_domains`` / ``rematch_pattern`` (called when a contact, company,
 deal or rule changes): these find the affected messages through the address index and re-match
 only those.
@@ -127,10 +128,6 @@ class MatchService:
                 outcomes = matcher.match(conn, sorted(chunk))
                 self._write(conn, chunk, outcomes)
             results += outcomes
-        if results:
-            from mailmatch.webhooks.service import enqueue_outcomes
-
-            enqueue_outcomes(self.db, results, self.workspace_id)
         return results
 
     def match_missing(self) -> int:

@@ -126,8 +126,14 @@ class MessageStore:
     # -- writing ---------------------------------------------------------------------------
 
     def add_batch(
-        self, items: list[Incoming], on_commit: Callable[[Connection], None] | None = None
+        self,
+        items: list[Incoming],
+        on_commit: Callable[[Connection], None] | None = None,
+        on_new: Callable[[Connection, list[int]], None] | None = None,
     ) -> BatchResult:
+        """Store ``items`` in one transaction; ``on_commit`` (the caller's checkpoint) and
+        ``on_new`` (given the ids of the new messages, when there are any: the after-store
+        pipeline's backlog) write inside it."""
         result = BatchResult()
         with self.db.engine.begin() as conn:
             lock_store(conn)
@@ -161,6 +167,8 @@ class MessageStore:
                 bulk_insert(conn, LOCATIONS, locations, ignore_conflicts=True)
             if on_commit is not None:
                 on_commit(conn)
+            if on_new is not None and result.message_pks:
+                on_new(conn, result.message_pks)
         return result
 
     def _existing(self, conn: Connection, shas: list[str]) -> dict[str, int]:

@@ -267,3 +267,26 @@ class Alert(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PipelineBacklog(Base):
+    """Stored messages that after-store pipeline steps have not handled yet, one row a batch.
+
+    Written in the batch's own transaction, so a crash between storing and the steps loses no
+    work; deleted once every step ran. ``next_step`` is the first step still to run; the steps
+    after it in the pipeline's order wait for it (they may read what it wrote). A row held by a
+    running writer carries a claim (``claimed_until``, ``owner``) so no one else runs it twice.
+    """
+
+    __tablename__ = "pipeline_backlog"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = workspace_column(index=True)
+    message_pks: Mapped[list[int]] = mapped_column(JSON)
+    next_step: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

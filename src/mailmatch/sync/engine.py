@@ -22,15 +22,13 @@ store time. A fetch in flight is cut by shutting the connection's socket down.
 from __future__ import annotations
 
 import contextlib
-import gc
 import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +40,7 @@ from mailmatch.errors import MailmatchError
 from mailmatch.imap.bodies import fetch_bodies
 from mailmatch.ingest.models import ParsedMessage
 from mailmatch.ingest.pool import ParsePool
+from mailmatch.pipeline.writer import BatchWriter
 from mailmatch.store.blobs import pack
 from mailmatch.store.db import lock_store
 from mailmatch.store.messages import (
@@ -62,6 +61,7 @@ from mailmatch.sync.batches import (
     small_limit,
 )
 from mailmatch.sync.interrupt import Interrupted
+from mailmatch.sync.quiet_gc import quiet_gc
 
 STATES: Table = FolderState.__table__  # type: ignore[assignment]
 RATE_LIMIT = re.compile(r"\[(LIMIT|UNAVAILABLE|THROTTLED|OVERQUOTA|INUSE)\]|too many", re.I)
@@ -120,10 +120,11 @@ class FolderSync:
         batch_bytes: int = BATCH_BYTES,
         progress: Progress | None = None,
         checkpoint: Callable[[], None] | None = None,
-        on_stored: Callable[[list[int]], object] | None = None,
+        writer: BatchWriter | None = None,
         stop: threading.Event | None = None,
     ) -> None:
-        self.on_stored = on_stored
+        # Stores each batch and runs the after-store pipeline on it (none: store only).
+        self.writer = writer or BatchWriter(store)
         self.stop = stop
         self.client = client
         self.store = store
@@ -285,7 +286,7 @@ class FolderSync:
             self.progress(folder, 0, total)
         done = 0
         with (
-            _quiet_gc(),
+            quiet_gc(),
             ParsePool(total, self.store.attachment_cap) as pool,
             ThreadPoolExecutor(1) as io,
         ):
@@ -382,9 +383,7 @@ class FolderSync:
         def checkpoint(conn: Connection) -> None:
             self._save_state(conn, folder, uidvalidity=uidvalidity, last_uid=batch_max)
 
-        stored = self.store.add_batch(items, on_commit=checkpoint)
-        if self.on_stored and stored.message_pks:
-            self.on_stored(stored.message_pks)  # matching runs as messages arrive
+        stored = self.writer.write(items, on_commit=checkpoint)  # then the pipeline runs
         result.fetched += len(items)
         result.new += stored.new
         result.skipped_duplicates += stored.duplicates
@@ -501,30 +500,6 @@ class FolderSync:
                             LOCATIONS.c.uid.in_(chunk),
                         )
                     )
-
-
-@contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """Keep the cyclic GC off the objects that existed before the import, and run it less often.
-
-    A full collection walks the whole heap (SQLAlchemy, typer, rich, ...: ~60 ms each), and
-    the import allocates enough to trigger one every ~0.7 s; the parse worker inherits that
-    heap at fork and walks it too. Frozen objects are skipped: GC time on the corpus, measured
-    with ``gc.callbacks``, fell from 0.79 to 0.23 s in the main process and from 0.17 to
-    0.05 s in the worker. The import's own objects are nearly all freed by reference counting
-    (batches of parsed messages, rows), so young collections are also made rarer (threshold
-    700 -> 10,000): GC time of both processes over the whole run, 0.48 s with the freeze
-    alone, 0.24 s with both. Both are undone afterwards, so a long-running process collects
-    everything as before.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 _MID = re.compile(rb"<\s*([^>\s]+)\s*>")

@@ -46,7 +46,8 @@ from mailmatch.errors import Code, Diagnosis, DiskFull, MailmatchError, NotFound
 from mailmatch.imap.folders import folder_infos, resolve_folders
 from mailmatch.imap.session import Credentials, ProbeContext, SessionError, open_imap
 from mailmatch.imports.service import import_row
-from mailmatch.matching.service import MatchService
+from mailmatch.pipeline.runner import Pipeline
+from mailmatch.pipeline.writer import BatchWriter
 from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Account, Alert, Import
 from mailmatch.store.space import disk_full_as_error, space_is_back
@@ -156,7 +157,7 @@ class ImportRunner:
             workspace_id=self.workspace_id,
         )
         self.options = options or RunnerOptions()
-        self.matches = MatchService(self.db, workspace_id=self.workspace_id)
+        self.pipeline = Pipeline(self.db, self.workspace_id)  # matching, webhooks, ...
         self.sleep = sleep
 
     def run(
@@ -219,9 +220,14 @@ class ImportRunner:
         result = RunResult(name)
         self._set(import_id, state="running", last_run_at=now())
         try:
+            # This import's own earlier runs are over (we hold its lease): what they stored
+            # and left to the pipeline (killed, or a step failing) is taken back at once.
+            writer = BatchWriter(self.store, self.pipeline, owner=f"import:{import_id}")
             with disk_full_as_error(self.db):
-                self.matches.match_missing()  # messages a killed run stored but did not match
-                self._run(result, account.name, folders_wanted, ever_worked, lease, progress, stop)
+                writer.catch_up()
+                self._run(
+                    result, account.name, folders_wanted, ever_worked, lease, progress, stop, writer
+                )
         except LeaseLost as exc:  # the other run records the import's state, not this one
             raise AlreadyRunning(exc.message) from exc
         except DiskFull as exc:
@@ -304,6 +310,7 @@ class ImportRunner:
         lease: Lease,
         progress: Progress | None,
         stop: threading.Event,
+        writer: BatchWriter,
     ) -> None:
         account_id = self.accounts_id(account_name)
         batch = self._batch_size(account_name)
@@ -315,8 +322,9 @@ class ImportRunner:
                 if stop.is_set():
                     raise Interrupted("stopped by Ctrl-C")
                 client, folder_result = self._sync_folder(
-                    client, account_name, account_id, folder, batch, lease, progress, result, stop
-                )
+                    client, account_name, account_id, folder, batch, lease, progress, result, stop,
+                    writer,
+                )  # fmt: skip
                 if folder_result is not None:
                     result.folders.append(folder_result)
         except Interrupted:
@@ -366,6 +374,7 @@ class ImportRunner:
         progress: Progress | None,
         result: RunResult,
         stop: threading.Event,
+        writer: BatchWriter,
     ) -> tuple[IMAPClient, FolderResult | None]:
         """Sync one folder; on a dropped connection reconnect and resume from the checkpoint."""
         drops = waits = 0
@@ -378,7 +387,7 @@ class ImportRunner:
                 batch_size=batch,
                 progress=progress,
                 checkpoint=lease.renew,
-                on_stored=self.matches.match_messages,
+                writer=writer,
                 stop=stop,
             )
             try:

@@ -33,17 +33,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, or_, select, update
 
 from mailmatch.errors import InvalidInput, NotFound
+from mailmatch.matching.matcher import Link, Outcome
 from mailmatch.net.guard import AddressRefused, Guard
 from mailmatch.store.db import Database
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message
-from mailmatch.store.records import Webhook, WebhookDelivery
+from mailmatch.store.records import MatchState, MessageLink, Webhook, WebhookDelivery
 from mailmatch.timeutil import aware, now
 
 if TYPE_CHECKING:
     import httpx
 
     from mailmatch.accounts.vault import Vault
-    from mailmatch.matching.matcher import Outcome
 
 EVENTS = ("message.matched", "message.unmatched")
 MAX_ATTEMPTS = 8
@@ -130,6 +130,51 @@ def enqueue_outcomes(
                     )
                     count += 1
         return count
+
+
+def enqueue_stored(
+    db: Database, message_pks: Iterable[int], workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> int:
+    """Queue the deliveries for these messages from their stored match states and links.
+
+    What the pipeline's webhooks step runs after matching: reading back what matching wrote
+    (rather than being handed its outcomes) lets the step catch up on its own after it failed.
+    One query when the workspace has no webhook.
+    """
+    pks = sorted(set(message_pks))
+    with db.read() as conn:
+        if (
+            conn.execute(
+                select(Webhook.id).where(Webhook.workspace_id == workspace_id).limit(1)
+            ).first()
+            is None
+        ):
+            return 0
+        outcomes: dict[int, Outcome] = {}
+        for start in range(0, len(pks), 500):
+            chunk = pks[start : start + 500]
+            for pk, status, detail, sender in conn.execute(
+                select(
+                    MatchState.message_pk,
+                    MatchState.status,
+                    MatchState.detail,
+                    MatchState.unmatched_sender,
+                ).where(MatchState.message_pk.in_(chunk))
+            ):
+                outcomes[pk] = Outcome(pk, [], status, detail, sender)
+            for pk, record_type, record_id, reason in conn.execute(
+                select(
+                    MessageLink.message_pk,
+                    MessageLink.record_type,
+                    MessageLink.record_id,
+                    MessageLink.reason,
+                )
+                .where(MessageLink.message_pk.in_(chunk))
+                .order_by(MessageLink.id)
+            ):
+                if pk in outcomes:
+                    outcomes[pk].links.append(Link(record_type, record_id, reason))
+    return enqueue_outcomes(db, [outcomes[pk] for pk in pks if pk in outcomes], workspace_id)
 
 
 class WebhookService:
