@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 
 from mailmatch.imports.service import ImportService
 from mailmatch.jobs.scheduler import run_due
-from mailmatch.store.messages import LOCATIONS, MessageStore
+from mailmatch.store.messages import MessageStore
 from mailmatch.store.models import Import
+from mailmatch.store.tables import LOCATIONS
 from mailmatch.timeutil import now
 from tests.cli import run_mailmatch
 from tests.sync.conftest import Mailbox, digests, message, stored

@@ -10,28 +10,26 @@ Messages without a Date header sort after every dated one (they are the oldest w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, func, literal_column, or_, select, text
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailmatch.contacts.queries import company_names_by_id
 from mailmatch.errors import InvalidInput
 from mailmatch.store.db import Database
+from mailmatch.store.dialects import dialect_of
 from mailmatch.store.models import Account, Location, Message
 from mailmatch.store.records import Contact, ContactEmail, Deal, MatchState, MessageLink
-from mailmatch.store.search import fts_query
 from mailmatch.timeutil import aware
 
 Status = Literal["matched", "unmatched", "ignored"]
 STATUSES: tuple[Status, ...] = ("matched", "unmatched", "ignored")
 MAX_LIMIT = 200
 PREVIEW = 160
-_WORD = re.compile(r"\w+", re.UNICODE)
 RECORD_PAGES = {"contact": "contacts", "company": "companies", "deal": "deals"}
 
 
@@ -125,27 +123,13 @@ class MessageBrowser:
     def __init__(self, db: Database, *, workspace_id: int) -> None:
         self.db = db
         self.workspace_id = workspace_id
-        self.dialect = db.engine.dialect.name
+        self.search = dialect_of(db.engine).search
 
     # -- the list -----------------------------------------------------------------------------
 
     def _search(self, q: str) -> ColumnElement[bool] | None:
         """A condition on ``messages.id`` for the words in ``q``; None when it has no words."""
-        if self.dialect == "sqlite":
-            match = fts_query(q)
-            if match is None:
-                return None
-            hits: Select[Any] = (
-                select(literal_column("rowid"))
-                .select_from(text("messages_fts"))
-                .where(text("messages_fts MATCH :fts_q").bindparams(fts_q=match))
-            )
-            return Message.id.in_(hits)
-        words = " & ".join(_WORD.findall(q))
-        if not words:
-            return None
-        vector: ColumnElement[Any] = literal_column("messages.search_vector")
-        return vector.bool_op("@@")(func.to_tsquery("simple", words))
+        return self.search.condition(q)
 
     def _conditions(self, f: MessageFilter) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [Message.workspace_id == self.workspace_id]

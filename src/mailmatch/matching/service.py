@@ -34,6 +34,7 @@ from mailmatch.store.bulk import bulk_insert
 from mailmatch.store.db import Database
 from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Account, Message, MessageAddress
 from mailmatch.store.records import IgnoreRule, MatchState, MessageLink
+from mailmatch.store.tables import MATCH_STATES, MESSAGE_LINKS
 from mailmatch.timeutil import aware, now
 
 CHUNK = 500
@@ -170,10 +171,10 @@ class MatchService:
             for o in outcomes
             for link in o.links
         ]
-        bulk_insert(conn, MessageLink.__table__, links, ignore_conflicts=True)  # type: ignore[arg-type]
+        bulk_insert(conn, MESSAGE_LINKS, links, ignore_conflicts=True)
         bulk_insert(
             conn,
-            MatchState.__table__,  # type: ignore[arg-type]
+            MATCH_STATES,
             [
                 {
                     "message_pk": o.message_pk,

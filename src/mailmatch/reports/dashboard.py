@@ -45,6 +45,7 @@ from mailmatch.reports.chart import (
     window,
 )
 from mailmatch.store.db import Database
+from mailmatch.store.dialects import dialect_of
 from mailmatch.store.models import Account, Import, Message
 from mailmatch.store.records import Contact, MatchState
 from mailmatch.timeutil import aware, now
@@ -147,13 +148,6 @@ class Dashboard:
             "imports": [i.to_json() for i in self.imports],
             "alerts": [a.to_json() for a in self.alerts],
         }
-
-
-def _utc_day(conn: Connection, column: Any) -> ColumnElement[Any]:
-    """The UTC calendar day of a timestamp column, in the database's own date function."""
-    if conn.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)  # SQLite stores UTC text: date() reads its first ten characters
 
 
 def _as_date(value: Any) -> date:
@@ -283,7 +277,7 @@ class DashboardService:
         moment: datetime,
     ) -> Chart:
         column = Message.created_at if count_by == "processed" else Message.date
-        day = _utc_day(conn, column).label("day")
+        day = dialect_of(conn).utc_day(column).label("day")
         where = [
             Message.workspace_id == self.workspace_id,
             column < _start(until + timedelta(days=1)),

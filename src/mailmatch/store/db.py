@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailmatch.config import Settings, ensure_home, private_file, tighten
+from mailmatch.store.dialects import dialect_of
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -76,9 +77,6 @@ def make_engine(url: str) -> Engine:
 HEAD_REVISION = "0010"
 
 
-STORE_LOCK = 727_227  # the PostgreSQL advisory lock that serialises writes to the store
-
-
 def lock_store(conn: Connection) -> None:
     """Serialise store writers, as SQLite's ``BEGIN IMMEDIATE`` does, on PostgreSQL too.
 
@@ -86,8 +84,7 @@ def lock_store(conn: Connection) -> None:
     at once on PostgreSQL would both insert the same message. The lock is held until the
     transaction ends.
     """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STORE_LOCK})")
+    dialect_of(conn).lock_store(conn)
 
 
 def alembic_config(engine: Engine) -> Any:

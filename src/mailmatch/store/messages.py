@@ -17,26 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.sql import Insert
+from sqlalchemy import Connection, func, select
 
 from mailmatch.ingest.forwarded import forwarded_senders
 from mailmatch.ingest.models import Address, ParsedMessage
 from mailmatch.store.blobs import pack, unpack
-from mailmatch.store.bulk import bulk_insert
+from mailmatch.store.bulk import bulk_insert, insert_returning_ids
 from mailmatch.store.db import Database, lock_store
-from mailmatch.store.models import (
-    DEFAULT_WORKSPACE_ID,
-    AttachmentRow,
-    Blob,
-    Location,
-    Message,
-    MessageAddress,
-    Thread,
-    ThreadLink,
-)
-from mailmatch.store.search import SearchDoc, SearchIndex
+from mailmatch.store.dialects import dialect_of
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID
+from mailmatch.store.search import SearchDoc
+from mailmatch.store.tables import ADDRESSES, ATTACHMENTS, BLOBS, LOCATIONS, MESSAGES
 from mailmatch.store.threads import assign_threads
 
 ROLES = ("from_", "to", "cc", "bcc", "reply_to", "sender")
@@ -74,40 +65,6 @@ def _addresses(p: ParsedMessage) -> list[tuple[str, Address]]:
     return pairs
 
 
-def _table(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
-
-
-BLOBS, MESSAGES, ADDRESSES = _table(Blob), _table(Message), _table(MessageAddress)
-ATTACHMENTS, LOCATIONS = _table(AttachmentRow), _table(Location)
-THREADS, LINKS = _table(Thread), _table(ThreadLink)
-
-
-def insert_ignore(conn: Connection, table: Table) -> Insert:
-    """INSERT that skips rows whose unique key exists (a concurrent run stored them first)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
-def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` and return their new ids, in order.
-
-    On SQLite, ``RETURNING`` in parameter order makes SQLAlchemy send one INSERT per row
-    (10,000 statements for the corpus); inside the store's ``BEGIN IMMEDIATE`` transaction no
-    other writer can run, so the next ids are ours to hand out and one executemany does.
-    """
-    if conn.dialect.name == "sqlite":
-        start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
-        ids = list(range(start + 1, start + 1 + len(rows)))
-        bulk_insert(conn, table, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
-        return ids
-    result = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [int(i) for i in result.scalars()]
-
-
 class MessageStore:
     """The messages of one workspace: every read and write is scoped by ``workspace_id``."""
 
@@ -121,7 +78,7 @@ class MessageStore:
         self.db = db
         self.attachment_cap = attachment_cap
         self.workspace_id = workspace_id
-        self.search_index = SearchIndex(db.engine.dialect.name)
+        self.search_index = dialect_of(db.engine).search
 
     # -- writing ---------------------------------------------------------------------------
 

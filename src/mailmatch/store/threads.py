@@ -15,15 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, select, update
 
 from mailmatch.ingest.models import ParsedMessage
 from mailmatch.ingest.threading import normalize_subject, participants_key, thread_ids
-from mailmatch.store.models import DEFAULT_WORKSPACE_ID, Message, Thread, ThreadLink
-
-THREADS: Table = Thread.__table__  # type: ignore[assignment]
-LINKS: Table = ThreadLink.__table__  # type: ignore[assignment]
-MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+from mailmatch.store.bulk import increment, insert_returning_ids, upsert
+from mailmatch.store.models import DEFAULT_WORKSPACE_ID
+from mailmatch.store.tables import LINKS, MESSAGES, THREADS
 
 
 def _chunks(values: list[Any], size: int = 900) -> list[list[Any]]:
@@ -122,8 +120,6 @@ def assign_threads(
             }
             for k in roots
         ]
-        from mailmatch.store.messages import insert_returning_ids
-
         real = dict(zip(roots, insert_returning_ids(conn, THREADS, rows), strict=True))
 
     def resolve(key: int) -> int:
@@ -152,41 +148,16 @@ def assign_threads(
 
 
 def _write_links(conn: Connection, workspace_id: int, links: list[tuple[str, int]]) -> None:
-    """Upsert (Message-ID, thread) links: as tuples straight to SQLite, else through Core."""
-    if not links:
-        return
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(
-            "INSERT INTO thread_links (workspace_id, message_id, thread_id) VALUES (?, ?, ?) "
-            "ON CONFLICT (workspace_id, message_id) DO UPDATE SET thread_id = excluded.thread_id",
-            [(workspace_id, m, t) for m, t in links],
-        )
-        return
-    from sqlalchemy.dialects import postgresql
-
-    insert = postgresql.insert(LINKS)
-    conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=["workspace_id", "message_id"],
-            set_={"thread_id": insert.excluded.thread_id},
-        ),
-        [{"workspace_id": workspace_id, "message_id": m, "thread_id": t} for m, t in links],
+    """Upsert (Message-ID, thread) links: a Message-ID seen again may now point elsewhere."""
+    upsert(
+        conn,
+        LINKS,
+        ("workspace_id", "message_id", "thread_id"),
+        ("workspace_id", "message_id"),
+        [(workspace_id, m, t) for m, t in links],
     )
 
 
 def _add_counts(conn: Connection, counts: dict[int, int]) -> None:
     """Add each batch's new messages to their threads' counts."""
-    if not counts:
-        return
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(
-            "UPDATE threads SET message_count = message_count + ? WHERE id = ?",
-            [(n, t) for t, n in counts.items()],
-        )
-        return
-    conn.execute(
-        update(THREADS)
-        .where(THREADS.c.id == bindparam("tid"))
-        .values(message_count=THREADS.c.message_count + bindparam("n")),
-        [{"tid": t, "n": n} for t, n in counts.items()],
-    )
+    increment(conn, THREADS, "message_count", counts)

@@ -26,7 +26,7 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -34,7 +34,7 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection
 
 from mailmatch.errors import MailmatchError
 from mailmatch.imap.bodies import fetch_bodies
@@ -42,16 +42,8 @@ from mailmatch.ingest.models import ParsedMessage
 from mailmatch.ingest.pool import ParsePool
 from mailmatch.pipeline.writer import BatchWriter
 from mailmatch.store.blobs import pack
-from mailmatch.store.db import lock_store
-from mailmatch.store.messages import (
-    LOCATIONS,
-    MESSAGES,
-    Incoming,
-    LocationKey,
-    MessageStore,
-    insert_ignore,
-)
-from mailmatch.store.models import FolderState, utcnow
+from mailmatch.store.folder_states import FolderStates
+from mailmatch.store.messages import Incoming, LocationKey, MessageStore
 from mailmatch.store.space import disk_full_as_error
 from mailmatch.sync.batches import (
     BATCH_BYTES,
@@ -63,7 +55,6 @@ from mailmatch.sync.batches import (
 from mailmatch.sync.interrupt import Interrupted
 from mailmatch.sync.quiet_gc import quiet_gc
 
-STATES: Table = FolderState.__table__  # type: ignore[assignment]
 RATE_LIMIT = re.compile(r"\[(LIMIT|UNAVAILABLE|THROTTLED|OVERQUOTA|INUSE)\]|too many", re.I)
 Progress = Callable[[str, int, int], None]
 STOP_POLL = 0.1  # seconds between looks at the stop flag while waiting for a batch
@@ -135,6 +126,7 @@ class FolderSync:
         self.checkpoint = checkpoint
         # UIDs the server left out of a FETCH answer but still has: never checkpoint past them.
         self.unfetched: set[int] = set()
+        self.states = FolderStates(store.db, account_id)
 
     # -- stopping ---------------------------------------------------------------------------
 
@@ -159,42 +151,8 @@ class FolderSync:
 
     # -- state ------------------------------------------------------------------------------
 
-    def _state(self, folder: str) -> Any:
-        with self.store.db.read() as conn:
-            return conn.execute(
-                select(STATES).where(
-                    STATES.c.account_id == self.account_id, STATES.c.folder == folder
-                )
-            ).first()
-
-    def _known_uids(self, folder: str, uidvalidity: int) -> set[int]:
-        with self.store.db.read() as conn:
-            rows = conn.execute(
-                select(LOCATIONS.c.uid).where(
-                    LOCATIONS.c.account_id == self.account_id,
-                    LOCATIONS.c.folder == folder,
-                    LOCATIONS.c.uidvalidity == uidvalidity,
-                )
-            )
-            return {r[0] for r in rows}
-
     def _save_state(self, conn: Connection, folder: str, **values: Any) -> None:
-        values["updated_at"] = utcnow()
-        exists = conn.execute(
-            select(STATES.c.folder).where(
-                STATES.c.account_id == self.account_id, STATES.c.folder == folder
-            )
-        ).first()
-        if exists:
-            conn.execute(
-                update(STATES)
-                .where(STATES.c.account_id == self.account_id, STATES.c.folder == folder)
-                .values(**values)
-            )
-        else:
-            conn.execute(
-                STATES.insert().values(account_id=self.account_id, folder=folder, **values)
-            )
+        self.states.save(conn, folder, **values)
 
     # -- the sync ---------------------------------------------------------------------------
 
@@ -214,7 +172,7 @@ class FolderSync:
         uidnext = info.get(b"UIDNEXT")
         exists = int(info.get(b"EXISTS", 0))
         modseq = info.get(b"HIGHESTMODSEQ")
-        state = self._state(folder)
+        state = self.states.load(folder)
 
         if (
             state is not None
@@ -236,7 +194,7 @@ class FolderSync:
             if result.strategy == "none":
                 result.strategy = "full" if state is None else "uidvalidity_reset"
             server_uids = set(_server_call(self.client.search, ["ALL"]))
-            todo = sorted(server_uids - self._known_uids(folder, uidvalidity))
+            todo = sorted(server_uids - self.states.known_uids(folder, uidvalidity))
             last_uid = 0
             if state is not None:
                 todo = self._remap(folder, uidvalidity, todo, result)
@@ -250,25 +208,15 @@ class FolderSync:
             last_uid = min(last_uid, min(self.unfetched) - 1)
             result.unfetched = sorted(self.unfetched)
 
-        with self.store.db.engine.begin() as conn:
-            lock_store(conn)
-            if state is not None:  # also finishes a reset that an earlier run did not
-                conn.execute(
-                    delete(LOCATIONS).where(
-                        LOCATIONS.c.account_id == self.account_id,
-                        LOCATIONS.c.folder == folder,
-                        LOCATIONS.c.uidvalidity != uidvalidity,
-                    )
-                )
-            self._save_state(
-                conn,
-                folder,
-                uidvalidity=uidvalidity,
-                uidnext=uidnext,
-                highestmodseq=modseq,
-                last_uid=last_uid,
-                exists=exists,
-            )
+        self.states.finish(
+            folder,
+            uidvalidity,
+            forget_old=state is not None,  # also finishes a reset that an earlier run did not
+            uidnext=uidnext,
+            highestmodseq=modseq,
+            last_uid=last_uid,
+            exists=exists,
+        )
         self._prune(folder, uidvalidity, exists, server_uids)
         return result
 
@@ -415,64 +363,21 @@ class FolderSync:
             # Two messages sharing Message-ID and size are ambiguous: download both.
             wanted = {key: found[0] for key, found in by_key.items() if len(found) == 1}
             remaining += [u for found in by_key.values() if len(found) > 1 for u in found]
-            found = self._lookup(folder, uidvalidity, wanted.keys())
-            rows = []
+            found = self.states.previous(folder, uidvalidity, wanted.keys())
+            message_of: dict[int, int] = {}
             for key, uid in wanted.items():
                 pk = found.get(key)
                 if pk is None:
                     remaining.append(uid)
                 else:
-                    rows.append(
-                        {
-                            "account_id": self.account_id,
-                            "folder": folder,
-                            "uidvalidity": uidvalidity,
-                            "uid": uid,
-                            "message_pk": pk,
-                        }
-                    )
-            if rows:
-                with self.store.db.engine.begin() as conn:
-                    lock_store(conn)
-                    conn.execute(insert_ignore(conn, LOCATIONS), rows)
-                result.remapped += len(rows)
+                    message_of[uid] = pk
+            if message_of:
+                self.states.remap(folder, uidvalidity, message_of)
+                result.remapped += len(message_of)
             if self.checkpoint:
                 self.checkpoint()  # a long re-map keeps the lease
             self._check_stop()
         return sorted(remaining)
-
-    def _lookup(
-        self, folder: str, uidvalidity: int, keys: Iterable[tuple[str, int]]
-    ) -> dict[tuple[str, int], int]:
-        """Stored messages that this folder held under its previous UIDVALIDITY, by key.
-
-        Only this folder's old locations count: matching a copy stored from elsewhere could
-        map a different message with the same Message-ID and size onto this UID.
-        """
-        keys = list(keys)
-        found: dict[tuple[str, int], int] = {}
-        ambiguous: set[tuple[str, int]] = set()
-        with self.store.db.read() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                rows = conn.execute(
-                    select(MESSAGES.c.message_id, MESSAGES.c.size, MESSAGES.c.id)
-                    .join(LOCATIONS, LOCATIONS.c.message_pk == MESSAGES.c.id)
-                    .where(
-                        MESSAGES.c.message_id.in_([mid for mid, _ in chunk]),
-                        LOCATIONS.c.account_id == self.account_id,
-                        LOCATIONS.c.folder == folder,
-                        LOCATIONS.c.uidvalidity != uidvalidity,
-                    )
-                )
-                wanted = set(chunk)
-                for mid, size, pk in rows:
-                    key = (mid, size)
-                    if key in wanted:
-                        if key in found and found[key] != pk:
-                            ambiguous.add(key)
-                        found[key] = pk
-        return {k: v for k, v in found.items() if k not in ambiguous}
 
     def _prune(
         self, folder: str, uidvalidity: int, exists: int, server_uids: set[int] | None
@@ -481,25 +386,12 @@ class FolderSync:
 
         The messages themselves stay in the store: an import copies, it never deletes.
         """
-        known = self._known_uids(folder, uidvalidity)
+        known = self.states.known_uids(folder, uidvalidity)
         if len(known) == exists:
             return
         if server_uids is None:
             server_uids = set(_server_call(self.client.search, ["ALL"]))
-        stale = known - server_uids
-        if stale:
-            with self.store.db.engine.begin() as conn:
-                lock_store(conn)
-                for start in range(0, len(stale), 500):
-                    chunk = sorted(stale)[start : start + 500]
-                    conn.execute(
-                        delete(LOCATIONS).where(
-                            LOCATIONS.c.account_id == self.account_id,
-                            LOCATIONS.c.folder == folder,
-                            LOCATIONS.c.uidvalidity == uidvalidity,
-                            LOCATIONS.c.uid.in_(chunk),
-                        )
-                    )
+        self.states.forget(folder, uidvalidity, known - server_uids)
 
 
 _MID = re.compile(rb"<\s*([^>\s]+)\s*>")
