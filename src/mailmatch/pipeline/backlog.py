@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, or_, select, update
 
 from mailmatch.store.db import Database
-from mailmatch.store.models import PipelineBacklog
+from mailmatch.store.tables import BACKLOG
 from mailmatch.timeutil import now
 
-BACKLOG: Table = PipelineBacklog.__table__  # type: ignore[assignment]
 #: How long a claim keeps others off a batch: far longer than the steps of one batch take.
 LEASE = timedelta(minutes=10)
 ERROR_CHARS = 2000

@@ -18,6 +18,7 @@ from mailmatch.store.models import (
     Location,
     Message,
     MessageAddress,
+    PipelineBacklog,
     Thread,
     ThreadLink,
 )
@@ -38,3 +39,4 @@ LINKS = _table(ThreadLink)
 FOLDER_STATES = _table(FolderState)
 MESSAGE_LINKS = _table(MessageLink)
 MATCH_STATES = _table(MatchState)
+BACKLOG = _table(PipelineBacklog)
