@@ -472,3 +472,6 @@ from mailmatch import cli_mail, cli_records, cli_web  # noqa: E402, F401
 
 # isort: split
 from mailmatch import cli_record_edits  # noqa: E402, F401  (records' edit and remove)
+
+# isort: split
+from mailmatch import cli_jobs  # noqa: E402, F401  (jobs list, failed, retry, drop)
