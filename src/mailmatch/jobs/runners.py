@@ -121,13 +121,14 @@ class ThreadRunner:
         kind = self.registry.get(job.kind)
         run = table.enqueue(self.db, job, kind.max_attempts)
         if run.state == QUEUED:
-            self._start(run.id)
+            self.start(run.id)
         return run.id
 
     def run_due(self) -> list[RunId]:
-        return [run_id for run_id in table.due(self.db) if self._start(run_id)]
+        return [run_id for run_id in table.due(self.db) if self.start(run_id)]
 
-    def _start(self, run_id: RunId) -> bool:
+    def start(self, run_id: RunId) -> bool:
+        """Execute a queued run on the pool unless it is pending here already."""
         with self._lock:
             if run_id in self._pending or self.stop.is_set():
                 return False

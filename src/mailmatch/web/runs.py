@@ -105,6 +105,10 @@ class RunRegistry:
         self._runner().submit(import_job(import_id, workspace_id, name, manual=True))
         return self.get(workspace_id, name)
 
+    def run_queued(self, run_id: int) -> None:
+        """Execute a queued run (a retried one) on this server's pool."""
+        self._runner().start(run_id)
+
     def wait(self, workspace_id: int, name: str, timeout: float) -> LiveRun | None:
         """For tests and the CLI: block until the run ends (its lease released) or ``timeout``."""
         deadline = time.monotonic() + timeout
