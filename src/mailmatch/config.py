@@ -45,6 +45,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # How mail is sent (``mailmatch.outbound``): smtp, recording or a dotted path to a class
     mail_backend: str = "smtp"
+    # Who runs background jobs in ``serve`` and ``worker``: "threads" (a pool) or "inline"
+    # (the scheduler's own thread); see ``mailmatch.jobs.runners``.
+    job_runner: str = "threads"
+    job_threads: int = 4
 
     @property
     def key_file(self) -> Path:
@@ -142,7 +146,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         allow_ports=env.get("MAILMATCH_ALLOW_PORTS", "").strip(),
         trusted_proxies=parse_trusted_proxies(env.get("MAILMATCH_TRUSTED_PROXIES", "")),
         mail_backend=env.get("MAILMATCH_MAIL_BACKEND", "").strip() or "smtp",
+        job_runner=env.get("MAILMATCH_JOB_RUNNER", "").strip() or "threads",
+        job_threads=_job_threads(env.get("MAILMATCH_JOB_THREADS", "4")),
     )
+
+
+def _job_threads(text: str) -> int:
+    try:
+        return max(1, int(text))
+    except ValueError:
+        raise ConfigError("MAILMATCH_JOB_THREADS must be a whole number") from None
 
 
 PRIVATE_DIR = 0o700

@@ -135,6 +135,11 @@ class BlockingRunner:
 
         return Result()
 
+    def run_import(self, import_id: int, progress: Any = None, stop: Any = None,
+                   lease: Any = None) -> Any:  # fmt: skip
+        """What the ``import.run`` job calls: the import by id (here always "work")."""
+        return self.run("work", progress)
+
 
 @pytest.fixture
 def blocking(app: FastAPI) -> Any:

@@ -16,6 +16,7 @@ from mailmatch.cli import (
     accounts,
     common,
     imports,
+    jobs,
     keys,
     matches,
     messages,
@@ -92,6 +93,7 @@ app.add_typer(matches.matches_app, name="matches")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(web.users_app, name="users")
 app.add_typer(pipeline.pipeline_app, name="pipeline")
+app.add_typer(jobs.jobs_app, name="jobs")
 
 # Records' edit and remove, listed after each group's own commands.
 records.contacts_app.command("edit")(record_edits.contacts_edit)

@@ -204,9 +204,14 @@ def worker_cmd(
                 f"{hooks.failed} failed"
             )
         return
+    from mailmatch.jobs.runners import make_runner
+    from mailmatch.jobs.scheduler import scheduler_registry
+
     stop = threading.Event()
+    jobs = _run(lambda: make_runner(settings, runner.db, scheduler_registry(runner, shared=False)))
     out.print(f"Checking for due imports every {interval:g}s; Ctrl-C stops.")
     try:
-        worker_loop(runner, interval, stop)
+        worker_loop(runner, interval, stop, jobs)
     except KeyboardInterrupt:
         stop.set()
+        jobs.shutdown(cancel=True, timeout=60)  # running imports stop after their batch

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, String, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailmatch.reports.alerts import AlertService, AlertView
@@ -46,6 +46,7 @@ from mailmatch.reports.chart import (
 )
 from mailmatch.store.db import Database
 from mailmatch.store.dialects import dialect_of
+from mailmatch.store.jobs import JobLease
 from mailmatch.store.models import Account, Import, Message
 from mailmatch.store.records import Contact, MatchState
 from mailmatch.timeutil import aware, now
@@ -319,10 +320,11 @@ def import_health(conn: Connection, workspace_id: int) -> list[ImportHealth]:
             Import.last_ok_at,
             Import.failing_since,
             Import.last_error,
-            Import.lease_owner,
-            Import.lease_until,
+            JobLease.owner.label("lease_owner"),
+            JobLease.until.label("lease_until"),
         )
         .join(Account, Account.id == Import.account_id)
+        .outerjoin(JobLease, JobLease.key == literal("import:") + cast(Import.id, String))
         .where(Import.workspace_id == workspace_id)
         .order_by(Import.name)
     ).all()

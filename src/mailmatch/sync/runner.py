@@ -46,6 +46,7 @@ from mailmatch.errors import Code, Diagnosis, DiskFull, MailmatchError, NotFound
 from mailmatch.imap.folders import folder_infos, resolve_folders
 from mailmatch.imap.session import Credentials, ProbeContext, SessionError, open_imap
 from mailmatch.imports.service import import_row
+from mailmatch.jobs.lease import KeyLease
 from mailmatch.pipeline.runner import Pipeline
 from mailmatch.pipeline.writer import BatchWriter
 from mailmatch.store.messages import MessageStore
@@ -173,8 +174,12 @@ class ImportRunner:
         import_id: int,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        lease: KeyLease | None = None,
     ) -> RunResult:
         """Run an import by id, in the workspace its row names.
+
+        ``lease``: the import's key lease, already held by the caller (the job runner took it
+        before calling); without one the run takes and releases it itself.
 
         ``stop``: set it to end the run at the next safe point; the result's state is then
         ``interrupted``. Without one, Ctrl-C (in the main thread) does the same, and once the
@@ -189,15 +194,19 @@ class ImportRunner:
             runner = ImportRunner(
                 self.accounts.in_workspace(workspace_id), self.options, self.sleep
             )
-            return runner.run_import(import_id, progress, stop)
+            return runner.run_import(import_id, progress, stop, lease)
         with stop_on_sigint() if stop is None else nullcontext(stop) as flag:
-            result = self._run_import(import_id, progress, flag)
+            result = self._run_import(import_id, progress, flag, lease)
         if stop is None and result.state == INTERRUPTED:
             raise KeyboardInterrupt
         return result
 
     def _run_import(
-        self, import_id: int, progress: Progress | None, stop: threading.Event
+        self,
+        import_id: int,
+        progress: Progress | None,
+        stop: threading.Event,
+        held: KeyLease | None = None,
     ) -> RunResult:
         started = time.monotonic()
         with self.db.session() as session:
@@ -210,8 +219,8 @@ class ImportRunner:
             self._check_space(row)
             import_id, folders_wanted = row.id, row.folders
             ever_worked = row.last_ok_at is not None
-        lease = Lease(self.db, import_id, self.options.lease_seconds)
-        holder = lease.acquire()
+        lease = held or Lease(self.db, import_id, self.options.lease_seconds)
+        holder = None if held else lease.acquire()
         if holder is not None:
             raise AlreadyRunning(
                 f"import {name!r} is already running ({holder})",
@@ -248,7 +257,8 @@ class ImportRunner:
             raise
         finally:
             result.seconds = time.monotonic() - started
-            lease.release()
+            if held is None:
+                lease.release()
         self._record(import_id, result)
         return result
 
@@ -307,7 +317,7 @@ class ImportRunner:
         account_name: str,
         folders_wanted: list[str] | None,
         ever_worked: bool,
-        lease: Lease,
+        lease: KeyLease,
         progress: Progress | None,
         stop: threading.Event,
         writer: BatchWriter,
@@ -370,7 +380,7 @@ class ImportRunner:
         account_id: int,
         folder: str,
         batch: int,
-        lease: Lease,
+        lease: KeyLease,
         progress: Progress | None,
         result: RunResult,
         stop: threading.Event,

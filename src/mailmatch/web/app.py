@@ -23,6 +23,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from mailmatch import __version__
 from mailmatch.config import Settings
 from mailmatch.errors import AlreadyExists, InvalidInput, MailmatchError, NotFound
+from mailmatch.jobs.runners import make_runner
+from mailmatch.jobs.scheduler import scheduler_registry, worker_loop
+from mailmatch.sync.runner import ImportRunner
 from mailmatch.web.security import LoginRequired
 from mailmatch.web.state import AppState
 from mailmatch.web.templating import render
@@ -144,17 +147,15 @@ def _install_proxy_headers(app: FastAPI, trusted: tuple[str, ...]) -> None:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted))
 
 
-def _scheduler(state: AppState, interval: float) -> tuple[threading.Thread, threading.Event]:
-    from mailmatch.jobs.scheduler import worker_loop
-    from mailmatch.sync.runner import ImportRunner
-
+def _scheduler(state: AppState, interval: float) -> tuple[threading.Thread, threading.Event, Any]:
     stop = threading.Event()
     runner = ImportRunner(state.accounts_for_scheduler())
+    jobs = make_runner(state.settings, state.db, scheduler_registry(runner, shared=False))
     thread = threading.Thread(
-        target=worker_loop, args=(runner, interval, stop), name="scheduler", daemon=True
+        target=worker_loop, args=(runner, interval, stop, jobs), name="scheduler", daemon=True
     )
     thread.start()
-    return thread, stop
+    return thread, stop, jobs
 
 
 def create_app(
@@ -179,6 +180,8 @@ def create_app(
             if worker is not None:
                 worker[1].set()
                 worker[0].join(timeout=10)
+                worker[2].shutdown(timeout=10)
+            state.runs.shutdown()
 
     app = FastAPI(
         title="mailmatch",

@@ -34,7 +34,7 @@ class AppState:
     secure_cookies: bool = False
 
     def __post_init__(self) -> None:
-        self.runs = RunRegistry(self.runner)
+        self.runs = RunRegistry(self.db, self.settings, self.runner)
 
     @classmethod
     def open(cls, settings: Settings) -> AppState:

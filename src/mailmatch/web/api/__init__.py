@@ -6,6 +6,7 @@ from mailmatch.web.api import (
     accounts,
     auth,
     imports,
+    jobs,
     messages,
     providers,
     records,
@@ -14,5 +15,5 @@ from mailmatch.web.api import (
 )
 
 router = APIRouter()
-for module in (auth, providers, accounts, imports, messages, records, settings, stats):
+for module in (auth, providers, accounts, imports, jobs, messages, records, settings, stats):
     router.include_router(module.router)

@@ -204,6 +204,8 @@ def start_run(name: ImportName, principal: ApiUser, state: State) -> RunOut:
             409, detail=f"import {name!r} is already running elsewhere (the scheduler or the CLI)"
         )
     run = state.runs.start(ws, name)
+    if run is None:  # removed meanwhile
+        raise HTTPException(404, detail=f"no import {name!r}")
     return RunOut.model_validate({**run.to_json(), "here": True})
 
 

@@ -1,7 +1,7 @@
 """pipeline_backlog: what the after-store pipeline steps have not handled yet
 
 Revision ID: 0010
-Revises: 0008 (the lead re-chains it after 0009)
+Revises: 0009
 
 Matching and webhooks ran as a hand-wired callback after each stored batch, and a run killed
 in between was repaired by a scan of every message without a match state. Each stored batch
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
