@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -68,3 +70,26 @@ def test_workers_start_while_another_thread_holds_an_import_lock(
         importer.join()
 
     assert [p.subject for p in parsed] == ["pooled"]
+
+
+def test_a_process_with_one_thread_forks_its_workers_and_one_with_more_uses_the_fork_server() -> (
+    None
+):
+    """Forking is safe with a single thread (no other thread can hold a lock) and saves the fork
+    server's start (a Python start and the parse modules' imports) on every ``imports run``."""
+    alone = subprocess.run(
+        [sys.executable, "-c", "from mailmatch.ingest import pool; print(pool.start_method())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alone.stdout.strip() == "fork", alone.stderr
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert pool.start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()

@@ -5,13 +5,17 @@ core it runs beside the IMAP fetch and the database writes instead of between th
 (an incremental run with a handful of new messages) parse in-process: starting workers would
 cost more than it saves.
 
-Workers are started by a fork server (the ``forkserver`` start method), never forked from the
-importer itself: ``serve`` runs imports on threads beside the web server and the scheduler, and a
-process forked while another thread holds a lock (a module being imported, an allocator lock in a
-C library) inherits that lock held forever: the worker hangs the first time it needs it. The fork
-server is a single-threaded process started once per importer process, with the parse modules
-preloaded (``set_forkserver_preload``), so a worker costs one fork of it. Workers receive
-nothing but bytes.
+Where the importer runs other threads, workers are started by a fork server (the
+``forkserver`` start method), never forked from the importer itself: ``serve`` and ``worker``
+run imports on threads beside the web server and the scheduler, and a process forked while
+another thread holds a lock (a module being imported, an allocator lock in a C library) inherits
+that lock held forever: the worker hangs the first time it needs it. The fork server is a
+single-threaded process started once per importer process, with the parse modules preloaded
+(``set_forkserver_preload``), so a worker costs one fork of it. Starting it costs a Python start
+and those imports (0.1-0.4 s measured), so a process with no other thread (``mailmatch imports
+run``, ``import-file``) forks its workers directly: with one thread no lock can be held by
+another, and ``ProcessPoolExecutor`` forks every worker up front, before it starts its own
+management thread (CPython does this for exactly that reason). Workers receive nothing but bytes.
 
 Workers die with the importer, however it ends (``kill -9``, the OOM killer): an orphan would
 otherwise wait on its task queue forever. Two guards, because each has a gap the other covers:
@@ -19,7 +23,8 @@ otherwise wait on its task queue forever. Two guards, because each has a gap the
 * on Linux the kernel sends the worker SIGKILL when its parent goes (``PR_SET_PDEATHSIG``),
   even if the worker is stuck in C code that holds the GIL. The parent is the fork server
   (single-threaded, so the thread the signal is tied to lives as long as it does), and the
-  fork server exits as soon as the importer is gone (end-of-file on its own lifeline);
+  fork server exits as soon as the importer is gone (end-of-file on its own lifeline); forked
+  directly, the parent is the importer's one thread, which lives as long as the importer;
 * everywhere, each worker watches a pipe to the importer that only the importer can write to
   (its read end handed to the worker as a ``Connection``, which multiprocessing passes to a
   fork-server child): when the importer is gone, the read returns end-of-file and the worker
@@ -86,6 +91,11 @@ def default_workers() -> int:
     return max(0, min(4, (cpus or 1) - 1))
 
 
+def start_method() -> str:
+    """``fork`` while this process runs one thread only, else ``forkserver`` (see above)."""
+    return "fork" if threading.active_count() == 1 else "forkserver"
+
+
 class ParsePool:
     """``submit(raws)`` returns a future of the parsed messages, in order."""
 
@@ -96,8 +106,9 @@ class ParsePool:
         self.workers = 0  # processes parsing; 0: batches are parsed in the calling thread
         if count > 0 and expected >= MIN_MESSAGES_FOR_WORKERS:
             self.workers = count
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)  # used when this process starts its server
+            context = multiprocessing.get_context(start_method())
+            if context.get_start_method() == "forkserver":
+                context.set_forkserver_preload(PRELOAD)  # used when this process starts it
             # Not inheritable (os.pipe's default): a program exec'd meanwhile never holds it.
             # Workers start as batches come (the fork server's pool grows on demand), so the read
             # end stays open here until close: each new worker gets its own copy of it.
