@@ -25,6 +25,7 @@ from mailmatch.cli import (
     record_edits,
     records,
     rules,
+    sort,
     web,
     webhooks,
     workspaces,
@@ -94,6 +95,7 @@ app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(web.users_app, name="users")
 app.add_typer(pipeline.pipeline_app, name="pipeline")
 app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(sort.sort_app, name="sort")
 
 # Records' edit and remove, listed after each group's own commands.
 records.contacts_app.command("edit")(record_edits.contacts_edit)

@@ -76,3 +76,6 @@ class ParsedMessage:
     attachments: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     parse_level: ParseLevel = "raw"
+    #: Other header fields (``list-id``, ``auto-submitted``, ``x-spam-flag``, ...), lower-cased
+    #: name -> first raw value unfolded, without traces and signatures: what sorting reads.
+    headers: dict[str, str] = field(default_factory=dict)

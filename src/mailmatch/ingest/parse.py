@@ -47,6 +47,17 @@ _ADDRESS_HEADERS = ("sender", "from", "to", "cc", "bcc", "reply-to")
 _ATTRIBUTE = {"from": "from_", "reply-to": "reply_to"}  # header name -> ParsedMessage field
 _WANTED = frozenset(("subject", "message-id", "date", "in-reply-to", "references"))
 _WANTED |= frozenset(_ADDRESS_HEADERS)
+#: Fields not kept for sorting: transport traces and signatures, long and never sorted by.
+_TRACE_HEADERS = frozenset((
+    "received", "x-received", "dkim-signature", "domainkey-signature", "authentication-results",
+    "received-spf", "x-google-smtp-source", "x-gm-message-state", "x-google-dkim-signature",
+    "arc-seal", "arc-message-signature", "arc-authentication-results", "mime-version",
+    "x-ms-exchange-crosstenant-id", "content-transfer-encoding", "x-forwarded-encrypted",
+    "x-original-dkim-signature",
+))  # fmt: skip
+_TRACE_PREFIXES = ("x-ms-exchange-crosstenant-", "x-ms-traffictypediagnostic", "x-ms-office365")
+MAX_KEPT_HEADERS = 40
+MAX_KEPT_HEADER_CHARS = 300
 
 
 def parse_message(
@@ -72,7 +83,7 @@ def parse_message(
             defects["empty" if not data.strip() else "no_headers"] = None
         return _finish(result, defects)
     try:
-        _extract_headers(_header_map(msg), result, defects)
+        _extract_headers(_header_map(msg, result.headers, defects), result, defects)
         result.parse_level = "headers"
         if whole:
             _extract_body(msg, result, defects, max_attachment_bytes)
@@ -131,13 +142,24 @@ def _header_text(value: object, defects: Defects) -> str:
 # --- headers -----------------------------------------------------------------------------
 
 
-def _header_map(msg: Message) -> dict[str, list[str]]:
-    """The header fields this module reads, by lower-cased name, as raw values (one pass)."""
+def _header_map(msg: Message, kept: dict[str, str], defects: Defects) -> dict[str, list[str]]:
+    """The header fields this module reads, by lower-cased name, as raw values (one pass).
+
+    On the way, ``kept`` gets the first value of every other field that is not a trace or a
+    signature (what sorting rules and signals look at), unfolded and cut to a bounded size.
+    """
     headers: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
         key = name.lower()
         if key in _WANTED:
             headers.setdefault(key, []).append(value if isinstance(value, str) else "")
+        elif (
+            key not in kept
+            and len(kept) < MAX_KEPT_HEADERS
+            and key not in _TRACE_HEADERS
+            and not key.startswith(_TRACE_PREFIXES)
+        ):
+            kept[key] = _header_text(value, defects)[:MAX_KEPT_HEADER_CHARS]
     return headers
 
 

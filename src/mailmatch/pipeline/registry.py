@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from mailmatch.pipeline.base import Step, StepContext
 from mailmatch.pipeline.steps import MatchStep, WebhooksStep
+from mailmatch.sorting.step import SortStep
 
 StepFactory = Callable[[StepContext], Step]
 
@@ -63,4 +64,5 @@ class Registry:
 #: The pipeline every import runs.
 STEPS = Registry()
 STEPS.add(MatchStep.name, MatchStep)
+STEPS.add(SortStep.name, SortStep)
 STEPS.add(WebhooksStep.name, WebhooksStep)

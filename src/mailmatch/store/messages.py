@@ -178,6 +178,7 @@ class MessageStore:
                     "parse_level": p.parse_level,
                     "defects": p.defects,
                     "attachment_count": len(p.attachments),
+                    "headers": p.headers,
                 }
             )
         ids = insert_returning_ids(conn, MESSAGES, rows)

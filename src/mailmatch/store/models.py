@@ -156,6 +156,9 @@ class Message(Base):
     defects: Mapped[list[str]] = mapped_column(JSON)
     attachment_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The header fields sorting reads (List-Id, Auto-Submitted, X-Spam-Flag, ...), lower-cased
+    # name -> first value, without trace fields; None for mail stored before 0011.
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class MessageAddress(Base):

@@ -23,6 +23,16 @@ from mailmatch.store.models import (
     ThreadLink,
 )
 from mailmatch.store.records import MatchState, MessageLink
+from mailmatch.store.sorting import (
+    MessageCategory,
+    SortCategory,
+    SortExample,
+    SortFiling,
+    SortModel,
+    SortMove,
+    SortRule,
+    SortSettings,
+)
 
 
 def _table(model: Any) -> Table:
@@ -40,3 +50,11 @@ FOLDER_STATES = _table(FolderState)
 MESSAGE_LINKS = _table(MessageLink)
 MATCH_STATES = _table(MatchState)
 BACKLOG = _table(PipelineBacklog)
+SORT_CATEGORIES = _table(SortCategory)
+SORT_RULES = _table(SortRule)
+MESSAGE_CATEGORIES = _table(MessageCategory)
+SORT_EXAMPLES = _table(SortExample)
+SORT_MODELS = _table(SortModel)
+SORT_FILINGS = _table(SortFiling)
+SORT_MOVES = _table(SortMove)
+SORT_SETTINGS = _table(SortSettings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, Engine, create_engine
 
-from mailmatch.store import jobs, records, users  # noqa: F401  (registers their tables)
+from mailmatch.store import jobs, records, sorting, users  # noqa: F401  (registers their tables)
 from mailmatch.store.models import Base, include_object
 
 config = context.config
