@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,17 +16,61 @@ from mailmatch.cli.common import JsonOpt, _emit, _run, _settings, _store, out
 messages_app = typer.Typer(no_args_is_help=True, help="Stored messages.")
 
 
+def _listing(settings: Any) -> Any:
+    from mailmatch.sorting.listing import MessageList
+
+    store = _store(settings)
+    return MessageList(store.db, store.workspace_id)
+
+
+@messages_app.command("list")
+def messages_list(
+    category: Annotated[
+        str | None, typer.Option(help="Only this category (or review, uncategorized).")
+    ] = None,
+    folder: Annotated[str | None, typer.Option(help="Only mail from this server folder.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    all_: Annotated[bool, typer.Option("--all", help="Every message (no limit).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stored messages with their folders and category."""
+    settings = _settings()
+    rows = _run(
+        lambda: _listing(settings).list(
+            category=category, folder=folder, limit=None if all_ else limit
+        ),
+        as_json,
+    )
+    if as_json:
+        _emit(rows)
+        return
+    table = Table("id", "date", "from", "subject", "category")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), (r["date"] or "")[:10], r["from"] or "", r["subject"], r["category"]
+        )
+    render.print_table(out, table, "No stored message is in that list.")
+
+
 @messages_app.command("search")
 def messages_search(
     query: str,
     limit: Annotated[int, typer.Option(help="At most this many results.")] = 50,
+    category: Annotated[
+        str | None, typer.Option(help="Only this category (or review, uncategorized).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Full-text search over subjects, addresses, bodies and attachment names."""
     from mailmatch.imports.messages import MessageService
 
     settings = _settings()
-    hits = _run(lambda: MessageService(_store(settings)).search(query, limit), as_json)
+    if category:
+        store = _store(settings)
+        ids = _run(lambda: store.search(query, 10_000), as_json)
+        hits = _run(lambda: _listing(settings).list(category=category, ids=ids, limit=limit))
+    else:
+        hits = _run(lambda: MessageService(_store(settings)).search(query, limit), as_json)
     if as_json:
         _emit(hits)
         return

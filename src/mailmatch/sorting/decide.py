@@ -4,7 +4,8 @@
 2. the user's rules, first match wins;
 3. a strong signal (the provider's spam verdict, its Junk folder);
 4. the model, when it is sure (probability at or above the threshold); a weak signal (list or
-   machine headers) stands unless the model is sure it is spam, which wears those headers too;
+   machine headers) stands unless the model's guess is spam at 50 % or more (spam wears
+   those headers too);
 5. a weak signal;
 6. the model's unsure guess goes to the review queue;
 7. otherwise uncategorized.
@@ -21,6 +22,7 @@ from mailmatch.sorting.rules import SortRule, first_match
 from mailmatch.sorting.signals import first_signal
 
 SOURCES = ("rule", "signal", "model", "correction")
+SPAM_OVER_SIGNAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,13 @@ def decide(facts: MessageFacts, prediction: Prediction | None, ctx: Context) -> 
             "sorted", ctx.ids[signal[0].category], "signal", f"{signal[0].name}: {signal[1]}"
         )
     sure = prediction is not None and prediction.confidence >= ctx.threshold
-    if prediction is not None and sure:
+    if prediction is not None:
         name = ctx.names.get(prediction.category_id, "?")
-        overrides = signal is None or name == "spam"
+        # Over a weak signal, the model's spam verdict needs only to be its best guess by a
+        # clear margin: spam dressed as a newsletter is the commonest disguise.
+        overrides = (sure and signal is None) or (
+            signal is not None and name == "spam" and prediction.confidence >= SPAM_OVER_SIGNAL
+        )
         if overrides:
             reason = f"model: {name} ({prediction.confidence:.0%} sure)"
             if signal is not None:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from mailmatch.ingest.parse import parse_message
 from mailmatch.store.blobs import unpack
@@ -62,7 +62,7 @@ def load_facts(conn: Connection, workspace_id: int, pks: Sequence[int]) -> list[
                 Message.subject,
                 Message.from_email,
                 Message.from_name,
-                Message.body_text,
+                func.substr(Message.body_text, 1, BODY_CHARS),
                 Message.headers,
                 Message.attachment_count,
                 Message.message_id,

@@ -18,7 +18,7 @@ from mailmatch.sorting.facts import MessageFacts
 
 _WORD = re.compile(r"[^\W\d_]{2,24}|\d{1,6}|[$€£¥!]", re.UNICODE)
 _URL_HOST = re.compile(r"https?://([a-z0-9.-]+)", re.I)
-MAX_BODY_WORDS = 400
+MAX_BODY_WORDS = 300
 _NOT_FEATURES = ("x-spam", "x-rspamd", "x-ms-exchange-organization-scl")
 
 
@@ -32,7 +32,7 @@ def features(facts: MessageFacts) -> list[str]:
     body = facts.body.lower()
     words = _WORD.findall(body)
     out.extend(words[:MAX_BODY_WORDS])
-    out.extend(f"b:{a}_{b}" for a, b in itertools.pairwise(words[:101]))
+    out.extend(f"b:{a}_{b}" for a, b in itertools.pairwise(words[:61]))
     if not words:
         out.append("b:<empty>")
     out.extend("url:" + host for host in _URL_HOST.findall(facts.body)[:20])
