@@ -159,10 +159,12 @@ class SortService:
             if only_model:
                 todo = [p for p in todo if _model_decided(stored.get(p))]
             facts = load_facts(conn, self.workspace_id, todo)
-            docs = [features(f) for f in facts]
-            learned, model = self._learn_junk(conn, facts, docs, model, ctx, dry_run)
+            learned, model = self._learn_junk(conn, facts, model, ctx, dry_run)
             report.learned = learned
-            predictions: list[Prediction | None] = list(model.predict(docs)) or [None] * len(docs)
+            # Features cost most of a sort: an untrained model (a new workspace's first
+            # import) is not asked, so its mail costs only the rules and signals.
+            docs = [features(f) for f in facts] if model.ready else []
+            predictions: list[Prediction | None] = list(model.predict(docs)) or [None] * len(facts)
             rows, changed_pks = [], []
             for f, prediction in zip(facts, predictions, strict=True):
                 decision = decide(f, prediction, ctx)
@@ -190,7 +192,6 @@ class SortService:
         self,
         conn: Connection,
         facts: list[MessageFacts],
-        docs: list[list[str]],
         model: Classifier,
         ctx: Context,
         dry_run: bool,
@@ -200,7 +201,8 @@ class SortService:
         spam = ctx.ids.get("spam")
         if spam is None or dry_run:
             return 0, model
-        junk = [(f, d) for f, d in zip(facts, docs, strict=True) if JunkFolder().check(f)]
+        signal = JunkFolder()
+        junk = [(f, features(f)) for f in facts if signal.check(f)]
         if not junk:
             return 0, model
         known = set(
