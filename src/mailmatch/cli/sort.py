@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from mailmatch.cli.common import JsonOpt, _emit, _run, _settings, _workspace, out
+from mailmatch.errors import InvalidInput
 
 sort_app = typer.Typer(no_args_is_help=True, help="Sort mail into categories.")
 categories_app = typer.Typer(no_args_is_help=True, help="The workspace's categories.")
@@ -137,14 +138,9 @@ def rules_add(
         "folder": folder,
         "matched": matched,
     }
-    chosen = [(k, v) for k, v in given.items() if v is not None]
-    if len(chosen) != 1:
-        from mailmatch.errors import InvalidInput
-
-        _run(lambda: _raise_invalid(InvalidInput, "give exactly one of " + ", --".join(given)))
-    kind, value = chosen[0]
+    kind, value = _run(lambda: _one_rule(given), as_json)
     sorter = _sorter(as_json)
-    rule = _run(lambda: sorter.add_rule(category, kind, value or ""), as_json)
+    rule = _run(lambda: sorter.add_rule(category, kind, value), as_json)
     if as_json:
         _emit(rule)
     else:
@@ -154,8 +150,12 @@ def rules_add(
         )
 
 
-def _raise_invalid(cls: Any, message: str) -> None:
-    raise cls(message)
+def _one_rule(given: dict[str, str | None]) -> tuple[str, str]:
+    """The one rule option given (kind, value); a rule looks at exactly one thing."""
+    chosen = [(kind, value) for kind, value in given.items() if value is not None]
+    if len(chosen) != 1:
+        raise InvalidInput("give exactly one of " + ", ".join(f"--{kind}" for kind in given))
+    return chosen[0]
 
 
 @rules_app.command("remove")

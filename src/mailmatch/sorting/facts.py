@@ -90,12 +90,8 @@ def load_facts(conn: Connection, workspace_id: int, pks: Sequence[int]) -> list[
             )
         ):
             found[pk].recipients.append(email)
-        for pk, folder in conn.execute(
-            select(Location.message_pk, Location.folder)
-            .where(Location.message_pk.in_(ids))
-            .distinct()
-        ):
-            found[pk].folders.append(folder)
+        for pk, folders in folders_of(conn, ids).items():
+            found[pk].folders.extend(folders)
         for pk, record_type in conn.execute(
             select(MessageLink.message_pk, MessageLink.record_type)
             .where(MessageLink.message_pk.in_(ids))
@@ -105,6 +101,19 @@ def load_facts(conn: Connection, workspace_id: int, pks: Sequence[int]) -> list[
     if missing_headers:
         _backfill_headers(conn, [found[pk] for pk in missing_headers])
     return [found[pk] for pk in pks if pk in found]
+
+
+def folders_of(conn: Connection, pks: Sequence[int]) -> dict[int, list[str]]:
+    """The server folders holding each of these messages (any account)."""
+    folders: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(list(pks)):
+        for pk, folder in conn.execute(
+            select(Location.message_pk, Location.folder)
+            .where(Location.message_pk.in_(chunk))
+            .distinct()
+        ):
+            folders[pk].append(folder)
+    return folders
 
 
 def _backfill_headers(conn: Connection, facts: list[MessageFacts]) -> None:

@@ -6,13 +6,13 @@ The rows carry the contract's keys: ``id``, ``message_id``, ``subject``, ``from`
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
 from mailmatch.errors import NotFound
+from mailmatch.sorting.facts import folders_of
 from mailmatch.store.db import Database
 from mailmatch.store.models import Location, Message
 from mailmatch.store.sorting import MessageCategory, SortCategory
@@ -91,15 +91,7 @@ class MessageList:
             if limit is not None and ids is None:
                 query = query.limit(limit)
             rows = conn.execute(query).all()
-            folders: dict[int, list[str]] = defaultdict(list)
-            pks = [r[0] for r in rows]
-            for start in range(0, len(pks), 1000):
-                for pk, name in conn.execute(
-                    select(Location.message_pk, Location.folder)
-                    .where(Location.message_pk.in_(pks[start : start + 1000]))
-                    .distinct()
-                ):
-                    folders[pk].append(name)
+            folders = folders_of(conn, [r[0] for r in rows])
         out: list[dict[str, Any]] = []
         for pk, mid, subject, sender, date, name, state, source in rows:
             moment = aware(date)

@@ -60,12 +60,8 @@ class SortRule:
 
 
 @dataclass(frozen=True)
-class FromRule(SortRule):
-    kind: ClassVar[str] = "from"
-
-    @property
-    def description(self) -> str:
-        return f"sender address matches {self.value}"
+class _AddressPatternRule(SortRule):
+    """An address rule's value: a shell pattern (the whole address) or ``re:`` + a regex."""
 
     @cached_property
     def _regex(self) -> re.Pattern[str]:
@@ -75,13 +71,25 @@ class FromRule(SortRule):
         if self.value.startswith("re:"):
             _compile(self.value[3:])
 
-    def check(self, facts: MessageFacts) -> str | None:
-        email = facts.from_email
-        if not email:
-            return None
+    def matches(self, email: str) -> bool:
         regex = self._regex
         hit = regex.search(email) if self.value.startswith("re:") else regex.fullmatch(email)
-        return f"sender {email} matches {self.value}" if hit else None
+        return hit is not None
+
+
+@dataclass(frozen=True)
+class FromRule(_AddressPatternRule):
+    kind: ClassVar[str] = "from"
+
+    @property
+    def description(self) -> str:
+        return f"sender address matches {self.value}"
+
+    def check(self, facts: MessageFacts) -> str | None:
+        email = facts.from_email
+        if email and self.matches(email):
+            return f"sender {email} matches {self.value}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ class DomainRule(SortRule):
 
 
 @dataclass(frozen=True)
-class ToRule(SortRule):
+class ToRule(_AddressPatternRule):
     """Which of our mailboxes it was sent to (To, Cc or Bcc)."""
 
     kind: ClassVar[str] = "to"
@@ -113,32 +121,22 @@ class ToRule(SortRule):
     def description(self) -> str:
         return f"sent to an address matching {self.value}"
 
-    @cached_property
-    def _regex(self) -> re.Pattern[str]:
-        return _pattern(self.value)
-
-    def validate(self) -> None:
-        if self.value.startswith("re:"):
-            _compile(self.value[3:])
-
     def check(self, facts: MessageFacts) -> str | None:
         for email in facts.recipients:
-            if self.value.startswith("re:"):
-                hit = self._regex.search(email)
-            else:
-                hit = self._regex.fullmatch(email)
-            if hit:
+            if self.matches(email):
                 return f"sent to {email} (matches {self.value})"
         return None
 
 
 @dataclass(frozen=True)
-class SubjectRule(SortRule):
-    kind: ClassVar[str] = "subject"
+class _TextRule(SortRule):
+    """A regular expression searched in one text of the message, named by ``part``."""
+
+    part: ClassVar[str] = ""
 
     @property
     def description(self) -> str:
-        return f"subject matches /{self.value}/"
+        return f"{self.part} matches /{self.value}/"
 
     @cached_property
     def _regex(self) -> re.Pattern[str]:
@@ -147,29 +145,30 @@ class SubjectRule(SortRule):
     def validate(self) -> None:
         _compile(self.value)
 
+    def text(self, facts: MessageFacts) -> str:
+        raise NotImplementedError
+
     def check(self, facts: MessageFacts) -> str | None:
-        hit = self._regex.search(facts.subject)
-        return f"subject contains {hit.group(0)!r} (rule /{self.value}/)" if hit else None
+        hit = self._regex.search(self.text(facts))
+        return f"{self.kind} contains {hit.group(0)!r} (rule /{self.value}/)" if hit else None
 
 
 @dataclass(frozen=True)
-class BodyRule(SortRule):
+class SubjectRule(_TextRule):
+    kind: ClassVar[str] = "subject"
+    part: ClassVar[str] = "subject"
+
+    def text(self, facts: MessageFacts) -> str:
+        return facts.subject
+
+
+@dataclass(frozen=True)
+class BodyRule(_TextRule):
     kind: ClassVar[str] = "body"
+    part: ClassVar[str] = "body text"
 
-    @property
-    def description(self) -> str:
-        return f"body text matches /{self.value}/"
-
-    @cached_property
-    def _regex(self) -> re.Pattern[str]:
-        return _compile(self.value)
-
-    def validate(self) -> None:
-        _compile(self.value)
-
-    def check(self, facts: MessageFacts) -> str | None:
-        hit = self._regex.search(facts.body)
-        return f"body contains {hit.group(0)!r} (rule /{self.value}/)" if hit else None
+    def text(self, facts: MessageFacts) -> str:
+        return facts.body
 
 
 @dataclass(frozen=True)

@@ -202,18 +202,20 @@ class SortService:
         if spam is None or dry_run:
             return 0, model
         signal = JunkFolder()
-        junk = [(f, features(f)) for f in facts if signal.check(f)]
+        junk = [f for f in facts if signal.check(f)]
         if not junk:
             return 0, model
         known = set(
             conn.execute(
                 select(SortExample.message_pk).where(
                     SortExample.workspace_id == self.workspace_id,
-                    SortExample.message_pk.in_([f.pk for f, _ in junk]),
+                    SortExample.message_pk.in_([f.pk for f in junk]),
                 )
             ).scalars()
         )
-        fresh = [(f, d) for f, d in junk if f.pk not in known]
+        # Features only for what the model has not learned yet: a Junk folder is sorted again
+        # on every run, and its old mail was taught already.
+        fresh = [(f, features(f)) for f in junk if f.pk not in known]
         if not fresh:
             return 0, model
         model = Classifier.from_bytes(model.to_bytes())
